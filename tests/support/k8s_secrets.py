@@ -15,7 +15,6 @@ always sees either the complete old content or the complete new content.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Mapping
@@ -49,7 +48,7 @@ class KubernetesSecretDir:
     def current_target(self) -> str | None:
         """Name of the timestamped directory ``..data`` points at."""
         data = self.path / DATA_DIR
-        return os.readlink(data) if data.is_symlink() else None
+        return str(data.readlink()) if data.is_symlink() else None
 
     def _new_timestamp_dir(self) -> Path:
         # Same shape as the kubelet's names; a counter keeps two updates in
@@ -80,7 +79,8 @@ class KubernetesSecretDir:
         if tmp_link.is_symlink() or tmp_link.exists():
             tmp_link.unlink()
         tmp_link.symlink_to(new_dir.name)
-        os.replace(tmp_link, self.path / DATA_DIR)
+        # Path.replace is os.replace: one atomic rename(2) over the old link.
+        tmp_link.replace(self.path / DATA_DIR)
 
         for key in data:
             link = self.path / key
