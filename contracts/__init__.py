@@ -1,0 +1,37 @@
+"""Marshmallow schemas mirroring the component schemas of ``openapi.yaml``.
+
+Every response body of the service is serialised through one of these, and a
+test converts them with apispec and compares them with ``openapi.yaml`` so the
+two cannot drift apart.
+"""
+
+from contracts.base import CompactSchema
+from contracts.discovery import DiscoverySchema, InfluxDatabaseSchema
+from contracts.errors import ErrorDetailSchema, ErrorResponseSchema
+from contracts.influxdb import InfluxDatabaseWithCredentialsSchema
+from contracts.metadata import HealthSchema, IndexSchema, MetadataSchema
+
+__all__ = [
+    "ALL_SCHEMAS",
+    "CompactSchema",
+    "DiscoverySchema",
+    "ErrorDetailSchema",
+    "ErrorResponseSchema",
+    "HealthSchema",
+    "IndexSchema",
+    "InfluxDatabaseSchema",
+    "InfluxDatabaseWithCredentialsSchema",
+    "MetadataSchema",
+]
+
+ALL_SCHEMAS: tuple[type[CompactSchema], ...] = (
+    DiscoverySchema,
+    ErrorDetailSchema,
+    ErrorResponseSchema,
+    HealthSchema,
+    IndexSchema,
+    InfluxDatabaseSchema,
+    InfluxDatabaseWithCredentialsSchema,
+    MetadataSchema,
+)
+"""Every schema that names a component of ``openapi.yaml``."""

@@ -1,0 +1,78 @@
+"""Build the public discovery document once per configuration load.
+
+The document only varies with the external scheme and host of the request
+(``credentials_url`` is absolute), so it is serialised once with a marker in
+place of ``scheme://host`` and each distinct host gets its bytes and ETag by
+one substitution, cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from contracts import DiscoverySchema
+from server.config import RepertoireConfig
+
+__all__ = ["DiscoveryService", "RenderedDocument", "serialize"]
+
+_BASE_MARKER = "http://repertoire-external-base.invalid"
+_MAX_CACHED_HOSTS = 64
+
+
+def serialize(body: Any) -> bytes:
+    """Compact UTF-8 JSON, the form of every response body."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedDocument:
+    """The discovery document for one external base URL."""
+
+    body: bytes
+    etag: str
+
+
+class DiscoveryService:
+    """Serves the discovery document for a configuration."""
+
+    def __init__(self, config: RepertoireConfig) -> None:
+        self._config = config
+        document = DiscoverySchema().dump(build_document(config, _BASE_MARKER))
+        self._template = serialize(document)
+        self._marker = _BASE_MARKER.encode("ascii")
+        self._rendered: dict[str, RenderedDocument] = {}
+
+    def render(self, external_base: str) -> RenderedDocument:
+        """The document as seen from ``external_base`` (``scheme://host``)."""
+        rendered = self._rendered.get(external_base)
+        if rendered is None:
+            if len(self._rendered) >= _MAX_CACHED_HOSTS:
+                self._rendered.clear()
+            body = self._template.replace(self._marker, external_base.encode("ascii"))
+            etag = '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
+            rendered = RenderedDocument(body=body, etag=etag)
+            self._rendered[external_base] = rendered
+        return rendered
+
+
+def build_document(config: RepertoireConfig, external_base: str) -> dict[str, Any]:
+    """The discovery document as plain data, before the schema serialises it."""
+    credentials_base = f"{external_base}{config.path_prefix}/discovery/influxdb/"
+    return {
+        "applications": list(config.applications),
+        "environment_name": config.environment_name,
+        "influxdb_databases": {
+            label: {
+                "url": database.url,
+                "database": database.database,
+                "description": database.description,
+                "schema_registry": database.schema_registry,
+                "credentials_url": credentials_base + label,
+                "local": database.local,
+            }
+            for label, database in config.influxdb_databases.items()
+        },
+    }

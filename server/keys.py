@@ -1,0 +1,13 @@
+"""Typed application and request state keys."""
+
+from aiohttp import web
+
+from server.auth import Identity
+from server.openapi import OpenApiDocument
+from server.state import ServiceState
+
+__all__ = ["IDENTITY_KEY", "OPENAPI_KEY", "STATE_KEY"]
+
+STATE_KEY = web.AppKey("state", ServiceState)
+OPENAPI_KEY = web.AppKey("openapi", OpenApiDocument)
+IDENTITY_KEY = web.RequestKey("identity", Identity)
