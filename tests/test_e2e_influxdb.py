@@ -1,10 +1,10 @@
 """End to end: credentials served by Repertoire really open a real InfluxDB.
 
-Each test runs ``python -m server serve`` as a subprocess on a free port, with
-a values file pointing at the session's real ``influxd`` (see
-`tests.support.influxdb`), a Kubernetes-style secret directory (see
-`tests.support.k8s_secrets`) and a tokens file written by
-``python -m server token create``.
+Each test runs ``python -m server serve`` as a subprocess on a free port
+(``server_factory`` from `tests.support.server`), with a values file pointing
+at the session's real ``influxd`` (see `tests.support.influxdb`), a
+Kubernetes-style secret directory (see `tests.support.k8s_secrets`) and a
+tokens file written by ``python -m server token create``.
 
 Passwords never appear in assertion messages: comparisons that involve one
 are reduced to a boolean first.
@@ -13,14 +13,7 @@ are reduced to a boolean first.
 from __future__ import annotations
 
 import hmac
-import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,63 +30,43 @@ from tests.support.influxdb import (
     SEED_POINTS,
     InfluxCredentials,
     InfluxServer,
-    free_port,
     influx_query,
     influx_write,
     seed_line_protocol,
 )
 from tests.support.k8s_secrets import KubernetesSecretDir
+from tests.support.server import RunningServer, run_cli
 
 LABEL = "e2e_efd"
 PASSWORD_KEY = f"{LABEL}-password"
 SCOPE = "read:sasquatch"
 SCHEMA_REGISTRY = "http://127.0.0.1:8081"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SELECT_SEED = f'SELECT * FROM "{MEASUREMENT}" ORDER BY time ASC'  # noqa: S608
 
 
 @dataclass
 class RunningService:
-    """A ``repertoire serve`` subprocess (stopped by PID)."""
+    """A ``repertoire serve`` process serving the session's InfluxDB."""
 
-    url: str
-    process: subprocess.Popen[bytes] = field(repr=False)
-    log_path: Path
+    server: RunningServer
     token: str = field(repr=False)
     secrets: KubernetesSecretDir
 
     @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return self.server.base_url
+
+    @property
     def repertoire_url(self) -> str:
         """Base URL of the Repertoire routes (what ``DiscoveryClient`` wants)."""
-        return self.url + "/repertoire"
-
-    def log_tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-3000:]
-
-    def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
-        os.kill(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "server", *args]
-
-
-def _env() -> dict[str, str]:
-    path = os.environ.get("PYTHONPATH")
-    root = str(REPO_ROOT)
-    return {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{path}" if path else root}
+        return self.server.base_url + "/repertoire"
 
 
 def _create_token(tokens_file: Path) -> str:
-    result = subprocess.run(
-        _cli(
+    """Make a token the way an operator would: ``repertoire token create``."""
+    result = run_cli(
+        [
             "token",
             "create",
             "--username",
@@ -102,13 +75,7 @@ def _create_token(tokens_file: Path) -> str:
             SCOPE,
             "--tokens-file",
             str(tokens_file),
-        ),
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=REPO_ROOT,
-        env=_env(),
-        timeout=60,
+        ]
     )
     assert result.returncode == 0, f"token create failed: {result.stderr[-2000:]}"
     token = result.stdout.strip()
@@ -116,23 +83,14 @@ def _create_token(tokens_file: Path) -> str:
     return token
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> bool:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return True
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    return False
-
-
-def start_service(tmp_path: Path, influxdb: InfluxServer) -> RunningService:
-    """Start ``repertoire serve`` serving the session's InfluxDB as `LABEL`."""
+@pytest.fixture
+def service(
+    tmp_path: Path,
+    influxdb: InfluxServer,
+    server_factory: Callable[..., RunningServer],
+) -> RunningService:
+    """``repertoire serve`` on a free port, serving the session's InfluxDB as
+    `LABEL`, with a Kubernetes-style secret dir and a tokens file in tmp."""
     values = tmp_path / "values-e2e.yaml"
     values.write_text(
         yaml.safe_dump(
@@ -159,56 +117,21 @@ def start_service(tmp_path: Path, influxdb: InfluxServer) -> RunningService:
     )
     tokens_file = tmp_path / "tokens.yaml"
     token = _create_token(tokens_file)
-
-    last_log = ""
-    for attempt in range(3):
-        port = free_port()
-        log_path = tmp_path / f"repertoire-{attempt}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                _cli(
-                    "serve",
-                    "--values",
-                    str(values),
-                    "--secrets-dir",
-                    str(secrets.path),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--auth",
-                    "tokens",
-                    "--tokens-file",
-                    str(tokens_file),
-                ),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=REPO_ROOT,
-                env=_env(),
-                start_new_session=True,
-            )
-        service = RunningService(
-            url=f"http://127.0.0.1:{port}",
-            process=process,
-            log_path=log_path,
-            token=token,
-            secrets=secrets,
-        )
-        if _wait_healthy(service.url, process):
-            return service
-        service.stop()
-        last_log = service.log_tail()
-    pytest.fail(f"repertoire serve did not become healthy:\n{last_log}")
-
-
-@pytest.fixture
-def service(tmp_path: Path, influxdb: InfluxServer) -> Iterator[RunningService]:
-    running = start_service(tmp_path, influxdb)
-    try:
-        yield running
-    finally:
-        running.stop()
+    server = server_factory(
+        [
+            "--values",
+            str(values),
+            "--secrets-dir",
+            str(secrets.path),
+            "--host",
+            "127.0.0.1",
+            "--auth",
+            "tokens",
+            "--tokens-file",
+            str(tokens_file),
+        ]
+    )
+    return RunningService(server=server, token=token, secrets=secrets)
 
 
 def _same_secret(a: str, b: str) -> bool:
