@@ -14,8 +14,9 @@ from typing import Any
 
 import yaml
 from aiohttp.test_utils import TestClient
+from multidict import CIMultiDict
 from openapi_core import OpenAPI
-from openapi_core.templating.paths.exceptions import PathNotFound
+from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_schema_validator import OAS30Validator
 
@@ -53,8 +54,8 @@ def check_response(
 ) -> None:
     """Raise if the response does not conform to ``openapi.yaml``.
 
-    Responses to paths the contract does not describe (404, 405) must still
-    be JSON errors in the ``detail`` shape.
+    Responses to paths or methods the contract does not describe (404, 405)
+    must still be JSON errors in the ``detail`` shape.
     """
     content_type = headers.get("Content-Type", "").split(";")[0]
     request = MockRequest(
@@ -64,7 +65,7 @@ def check_response(
                             content_type=content_type)
     try:
         _OPENAPI.validate_response(request, response)
-    except PathNotFound:
+    except (PathNotFound, OperationNotFound):
         assert status >= 400, f"{method} {path} answered {status} outside the contract"
         assert content_type == "application/json", content_type
         _ERROR_VALIDATOR.validate(json.loads(body))
@@ -82,7 +83,7 @@ class ContractClient:
         """Send one request and validate what comes back."""
         async with self.client.request(method, path, headers=dict(headers or {})) as resp:
             body = await resp.read()
-            checked = CheckedResponse(resp.status, dict(resp.headers), body)
+            checked = CheckedResponse(resp.status, CIMultiDict(resp.headers), body)
         if method.upper() != "HEAD":
             check_response(method, path, checked.status, checked.headers, body, headers)
         return checked
