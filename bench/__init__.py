@@ -1,0 +1,1 @@
+"""Benchmark of Repertoire against a bare-aiohttp floor; run ``python -m bench``."""
