@@ -13,9 +13,7 @@ _EMPTY: tuple[Any, ...] = (None, {}, [])
 
 def url_field(*, required: bool = True, description: str = "") -> fields.String:
     """An absolute URL, declared as ``format: uri`` in the contract."""
-    return fields.String(
-        required=required, metadata={"format": "uri", "description": description}
-    )
+    return fields.String(required=required, metadata={"format": "uri", "description": description})
 
 
 class CompactSchema(Schema):
@@ -32,9 +30,11 @@ class CompactSchema(Schema):
             field = self.fields.get(key)
             if field is not None and field.required:
                 compact[key] = value
-            elif value in _EMPTY:
-                continue
-            elif field is not None and "default" in field.metadata and value == field.metadata["default"]:
+            elif value in _EMPTY or (
+                field is not None
+                and "default" in field.metadata
+                and value == field.metadata["default"]
+            ):
                 continue
             else:
                 compact[key] = value

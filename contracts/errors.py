@@ -10,7 +10,11 @@ __all__ = ["ErrorDetailSchema", "ErrorResponseSchema"]
 class ErrorDetailSchema(CompactSchema):
     """One problem: where it is, what it is, and a machine-readable type."""
 
-    loc = fields.List(fields.String(), required=True, metadata={"description": "Location of the problem, e.g. [\"path\", \"database\"]"})
+    loc = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": 'Location of the problem, e.g. ["path", "database"]'},
+    )
     msg = fields.String(required=True, metadata={"description": "Human-readable message"})
     type = fields.String(required=True, metadata={"description": "Machine-readable error type"})
 

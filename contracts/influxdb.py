@@ -15,5 +15,7 @@ class InfluxDatabaseWithCredentialsSchema(CompactSchema):
     description = fields.String()
     username = fields.String(required=True)
     password = fields.String(required=True)
-    schema_registry = url_field(description="Confluent-compatible schema registry of its Kafka topics")
+    schema_registry = url_field(
+        description="Confluent-compatible schema registry of its Kafka topics"
+    )
     local = fields.Boolean(metadata={"default": False})

@@ -118,9 +118,7 @@ class TokenAuthenticator:
                 f"Token does not have the required scope {scope}",
                 loc=("header", "Authorization"),
                 headers={
-                    "WWW-Authenticate": (
-                        f'{_REALM}, error="insufficient_scope", scope="{scope}"'
-                    )
+                    "WWW-Authenticate": (f'{_REALM}, error="insufficient_scope", scope="{scope}"')
                 },
             )
         return Identity(username=entry.username)
@@ -134,8 +132,9 @@ def load_tokens_file(path: Path) -> dict[str, TokenEntry]:
         return {}
     tokens = document.get("tokens") if isinstance(document, Mapping) else None
     if not isinstance(tokens, list):
-        raise ConfigError("must be a list of {hash, username, scopes}",
-                          source=source, path=("tokens",))
+        raise ConfigError(
+            "must be a list of {hash, username, scopes}", source=source, path=("tokens",)
+        )
     entries: dict[str, TokenEntry] = {}
     for index, item in enumerate(tokens):
         where = ("tokens", index)
@@ -143,14 +142,19 @@ def load_tokens_file(path: Path) -> dict[str, TokenEntry]:
             raise ConfigError("must be a mapping", source=source, path=where)
         token_hash, username, scopes = item.get("hash"), item.get("username"), item.get("scopes")
         if not isinstance(token_hash, str) or not token_hash.startswith(_HASH_PREFIX):
-            raise ConfigError(f"must be a string starting with {_HASH_PREFIX}",
-                              source=source, path=(*where, "hash"))
+            raise ConfigError(
+                f"must be a string starting with {_HASH_PREFIX}",
+                source=source,
+                path=(*where, "hash"),
+            )
         if not isinstance(username, str) or not username:
-            raise ConfigError("must be a non-empty string", source=source,
-                              path=(*where, "username"))
+            raise ConfigError(
+                "must be a non-empty string", source=source, path=(*where, "username")
+            )
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
-            raise ConfigError("must be a list of scope strings", source=source,
-                              path=(*where, "scopes"))
+            raise ConfigError(
+                "must be a list of scope strings", source=source, path=(*where, "scopes")
+            )
         entries[token_hash] = TokenEntry(token_hash, username, frozenset(scopes))
     return entries
 
@@ -169,9 +173,7 @@ def create_token(tokens_file: Path, username: str, scopes: list[str]) -> str:
             for e in load_tokens_file(tokens_file).values()
         ]
     token = "rpt-" + secrets.token_urlsafe(32)
-    document["tokens"].append(
-        {"hash": hash_token(token), "username": username, "scopes": scopes}
-    )
+    document["tokens"].append({"hash": hash_token(token), "username": username, "scopes": scopes})
     temporary = tokens_file.with_name(f".{tokens_file.name}.{os.getpid()}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

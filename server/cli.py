@@ -9,6 +9,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.log import access_logger
 
 from server.app import create_app
 from server.auth import create_token
@@ -100,7 +101,7 @@ def _serve(args: argparse.Namespace) -> int:
         app,
         host=args.host,
         port=args.port,
-        access_log=web.access_logger if settings.access_log else None,
+        access_log=access_logger if settings.access_log else None,
         print=None,
     )
     return 0

@@ -7,6 +7,7 @@ the serialised body is reused while the password read is unchanged.
 from __future__ import annotations
 
 import logging
+
 from contracts import InfluxDatabaseWithCredentialsSchema
 from server.config import InfluxDatabaseConfig, RepertoireConfig
 from server.discovery import serialize

@@ -42,9 +42,7 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> web.Response:
     """A JSON error in the ``{"detail": [{loc, msg, type}]}`` shape."""
-    body = _ERROR_SCHEMA.dump(
-        {"detail": [{"loc": list(loc), "msg": message, "type": error_type}]}
-    )
+    body = _ERROR_SCHEMA.dump({"detail": [{"loc": list(loc), "msg": message, "type": error_type}]})
     return web.Response(
         status=status,
         body=serialize(body),

@@ -87,9 +87,7 @@ def parse_set_option(option: str) -> dict[str, Any]:
     """
     key, sep, raw = option.partition("=")
     if not sep or not key or any(not part for part in key.split(".")):
-        raise ConfigError(
-            "expected KEY.PATH=VALUE", source=f"--set {option}", path=()
-        )
+        raise ConfigError("expected KEY.PATH=VALUE", source=f"--set {option}", path=())
     value: Any
     if raw.startswith("{") and raw.endswith("}"):
         inner = raw[1:-1]

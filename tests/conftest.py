@@ -78,10 +78,14 @@ class Deployment:
     def cli_args(self) -> list[str]:
         """The same, as ``repertoire serve`` options."""
         return [
-            "--values", str(self.values),
-            "--secrets-dir", str(self.secrets.path),
-            "--auth", "tokens",
-            "--tokens-file", str(self.tokens_file),
+            "--values",
+            str(self.values),
+            "--secrets-dir",
+            str(self.secrets.path),
+            "--auth",
+            "tokens",
+            "--tokens-file",
+            str(self.tokens_file),
         ]
 
     def bearer(self, token: str | None = None) -> dict[str, str]:
@@ -112,7 +116,9 @@ def deployment(tmp_path: Path) -> Deployment:
 
 
 @pytest.fixture
-async def api(aiohttp_client: AiohttpClient, deployment: Deployment) -> AsyncIterator[ContractClient]:
+async def api(
+    aiohttp_client: AiohttpClient, deployment: Deployment
+) -> AsyncIterator[ContractClient]:
     """The standard deployment served in-process; responses checked against the contract."""
     client = await aiohttp_client(create_app(deployment.settings()))
     yield ContractClient(client)

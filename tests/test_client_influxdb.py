@@ -12,9 +12,7 @@ from tests.support.server import RunningServer
 
 
 @pytest.fixture
-def client(
-    server_factory: Callable[..., RunningServer], deployment: Deployment
-) -> DiscoveryClient:
+def client(server_factory: Callable[..., RunningServer], deployment: Deployment) -> DiscoveryClient:
     server = server_factory(deployment.cli_args())
     return DiscoveryClient(base_url=f"{server.base_url}/repertoire")
 

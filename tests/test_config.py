@@ -53,11 +53,19 @@ def test_unserved_upstream_keys_are_logged_once(caplog: pytest.LogCaptureFixture
 
 
 def test_helm_merge_semantics(tmp_path: Path) -> None:
-    base = write_values(tmp_path / "base.yaml", {
-        "config": {"applications": ["a", "b"], "hips": {"datasets": {"dp1": {"paths": ["x"]}}},
-                   "environmentName": "base"}})
-    override = write_values(tmp_path / "env.yaml", {
-        "config": {"applications": ["c"], "hips": {"datasets": {}}}})
+    base = write_values(
+        tmp_path / "base.yaml",
+        {
+            "config": {
+                "applications": ["a", "b"],
+                "hips": {"datasets": {"dp1": {"paths": ["x"]}}},
+                "environmentName": "base",
+            }
+        },
+    )
+    override = write_values(
+        tmp_path / "env.yaml", {"config": {"applications": ["c"], "hips": {"datasets": {}}}}
+    )
     merged = load_values([base, override], ["config.environmentName=from-set"])
     settings = merged.tree["config"]
     assert settings["applications"] == ["c"]  # lists replace
@@ -69,11 +77,14 @@ def test_helm_merge_semantics(tmp_path: Path) -> None:
 
 def test_set_option_types_and_lists(tmp_path: Path) -> None:
     base = write_values(tmp_path / "base.yaml", STANDARD_VALUES)
-    config = load_config([base], [
-        "config.applications={tap,argocd}",
-        "config.cacheMaxAge=60",
-        "config.influxdbDatabases.test_efd.local=false",
-    ])
+    config = load_config(
+        [base],
+        [
+            "config.applications={tap,argocd}",
+            "config.cacheMaxAge=60",
+            "config.influxdbDatabases.test_efd.local=false",
+        ],
+    )
     assert config.applications == ("argocd", "tap")
     assert config.cache_max_age == 60
     assert config.influxdb_databases["test_efd"].local is False
@@ -100,8 +111,9 @@ BAD_DATABASES = [
 
 
 @pytest.mark.parametrize(("changes", "key", "message"), BAD_DATABASES)
-def test_bad_database_stanza(tmp_path: Path, changes: dict[str, Any], key: str,
-                             message: str) -> None:
+def test_bad_database_stanza(
+    tmp_path: Path, changes: dict[str, Any], key: str, message: str
+) -> None:
     path = _with_database(tmp_path, **changes)
     with pytest.raises(InvalidConfigError) as caught:
         load_config([path])
@@ -119,24 +131,30 @@ def test_label_must_be_plain(tmp_path: Path) -> None:
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    path = write_values(tmp_path / "v.yaml", {"config": {
-        "applications": "argocd", "nonsenseKey": 1, "pathPrefix": "repertoire"}})
+    path = write_values(
+        tmp_path / "v.yaml",
+        {"config": {"applications": "argocd", "nonsenseKey": 1, "pathPrefix": "repertoire"}},
+    )
     with pytest.raises(InvalidConfigError) as caught:
         load_config([path])
     paths = {error.path for error in caught.value.errors}
-    assert paths == {("config", "applications"), ("config", "nonsenseKey"),
-                     ("config", "pathPrefix")}
+    assert paths == {
+        ("config", "applications"),
+        ("config", "nonsenseKey"),
+        ("config", "pathPrefix"),
+    }
 
 
 def test_error_names_the_file_that_set_the_key(tmp_path: Path) -> None:
     good = write_values(tmp_path / "values.yaml", STANDARD_VALUES)
-    bad = write_values(tmp_path / "values-env.yaml", {"config": {"influxdbDatabases": {
-        "test_efd": {"url": "nope"}}}})
+    bad = write_values(
+        tmp_path / "values-env.yaml",
+        {"config": {"influxdbDatabases": {"test_efd": {"url": "nope"}}}},
+    )
     with pytest.raises(InvalidConfigError) as caught:
         load_config([good, bad])
     assert str(caught.value) == (
-        f"{bad}: config.influxdbDatabases.test_efd.url: must be an absolute http(s) URL,"
-        " got 'nope'"
+        f"{bad}: config.influxdbDatabases.test_efd.url: must be an absolute http(s) URL, got 'nope'"
     )
 
 
@@ -144,10 +162,16 @@ CLI_FAILURES = [
     ("values-missing.yaml", None, "file not found"),
     ("values-syntax.yaml", "config: [unclosed\n", "line 2"),
     ("values-list.yaml", "- a\n- b\n", "expected a mapping at the top of the file"),
-    ("values-unknown.yaml", "config:\n  influxdbDatabase: {}\n",
-     "config.influxdbDatabase: unknown key"),
-    ("values-notmap.yaml", "config:\n  influxdbDatabases: [a]\n",
-     "config.influxdbDatabases: must be a mapping, got a list"),
+    (
+        "values-unknown.yaml",
+        "config:\n  influxdbDatabase: {}\n",
+        "config.influxdbDatabase: unknown key",
+    ),
+    (
+        "values-notmap.yaml",
+        "config:\n  influxdbDatabases: [a]\n",
+        "config.influxdbDatabases: must be a mapping, got a list",
+    ),
 ]
 
 
@@ -175,7 +199,16 @@ def test_bad_tokens_file_exits_2(tmp_path: Path, deployment: Deployment) -> None
 
 
 def test_tokens_mode_needs_tokens_file(deployment: Deployment) -> None:
-    result = run_cli(["serve", "--values", str(deployment.values), "--secrets-dir",
-                      str(deployment.secrets.path), "--auth", "tokens"])
+    result = run_cli(
+        [
+            "serve",
+            "--values",
+            str(deployment.values),
+            "--secrets-dir",
+            str(deployment.secrets.path),
+            "--auth",
+            "tokens",
+        ]
+    )
     assert result.returncode == 2
     assert "--auth tokens needs --tokens-file" in result.stderr

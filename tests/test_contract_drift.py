@@ -18,8 +18,18 @@ from marshmallow import Schema, fields
 from contracts import ALL_SCHEMAS, CompactSchema
 from tests.support.contract import SPEC
 
-_COMPARED = ("type", "format", "enum", "default", "nullable", "$ref", "additionalProperties",
-             "items", "properties", "required")
+_COMPARED = (
+    "type",
+    "format",
+    "enum",
+    "default",
+    "nullable",
+    "$ref",
+    "additionalProperties",
+    "items",
+    "properties",
+    "required",
+)
 
 
 def component_name(schema: type[Schema]) -> str:
@@ -29,9 +39,16 @@ def component_name(schema: type[Schema]) -> str:
 
 def converted(schemas: tuple[type[Schema], ...]) -> dict[str, Any]:
     """The component schemas apispec derives from the marshmallow schemas."""
-    spec = APISpec("drift", "1", "3.0.3", plugins=[MarshmallowPlugin(
-        schema_name_resolver=lambda s: component_name(s if isinstance(s, type) else type(s))
-    )])
+    spec = APISpec(
+        "drift",
+        "1",
+        "3.0.3",
+        plugins=[
+            MarshmallowPlugin(
+                schema_name_resolver=lambda s: component_name(s if isinstance(s, type) else type(s))
+            )
+        ],
+    )
     for schema in schemas:
         if component_name(schema) not in spec.components.schemas:  # nested ones come first
             spec.components.schema(component_name(schema), schema=schema)
@@ -62,8 +79,10 @@ def differences(left: dict[str, Any], right: dict[str, Any]) -> list[str]:
         elif name not in right:
             problems.append(f"{name}: only in contracts/")
         elif normalise(left[name]) != normalise(right[name]):
-            problems.append(f"{name}: contracts/ {normalise(left[name])} != "
-                            f"openapi.yaml {normalise(right[name])}")
+            problems.append(
+                f"{name}: contracts/ {normalise(left[name])} != "
+                f"openapi.yaml {normalise(right[name])}"
+            )
     return problems
 
 

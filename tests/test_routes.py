@@ -27,8 +27,13 @@ async def test_index_metadata(api: ContractClient) -> None:
     metadata = response.json()["metadata"]
     assert response.status == 200
     assert metadata["name"] == "repertoire"
-    assert set(metadata) == {"name", "version", "description", "repository_url",
-                             "documentation_url"}
+    assert set(metadata) == {
+        "name",
+        "version",
+        "description",
+        "repository_url",
+        "documentation_url",
+    }
 
 
 async def test_discovery_document(api: ContractClient) -> None:
@@ -90,8 +95,11 @@ async def test_forwarded_headers_ignored_from_untrusted_peer(
     api = ContractClient(await aiohttp_client(app))
     response = await api.get(
         "/repertoire/discovery",
-        {"Host": "direct.example.org", "X-Forwarded-Proto": "https",
-         "X-Forwarded-Host": "evil.example.com"},
+        {
+            "Host": "direct.example.org",
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "evil.example.com",
+        },
     )
     url = response.json()["influxdb_databases"]["test_efd"]["credentials_url"]
     assert url == "http://direct.example.org/repertoire/discovery/influxdb/test_efd"
@@ -173,8 +181,11 @@ async def test_unknown_database_is_404(api: ContractClient, deployment: Deployme
     assert response.status == 404
     assert response.json() == {
         "detail": [
-            {"loc": ["path", "database"], "msg": "Database nosuch not found",
-             "type": "database_not_found"}
+            {
+                "loc": ["path", "database"],
+                "msg": "Database nosuch not found",
+                "type": "database_not_found",
+            }
         ]
     }
 
@@ -208,7 +219,9 @@ async def test_missing_secret_fails_only_that_database(
     with caplog.at_level(logging.ERROR):
         response = await api.get(CREDENTIALS, deployment.bearer())
     assert response.status == 503
-    assert response.json()["detail"][0]["msg"] == "Credentials for database test_efd are unavailable"
+    assert (
+        response.json()["detail"][0]["msg"] == "Credentials for database test_efd are unavailable"
+    )
     assert "test_efd-password" in caplog.text
     other = await api.get("/repertoire/discovery/influxdb/remote_efd", deployment.bearer())
     assert other.status == 200

@@ -20,7 +20,7 @@ from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotF
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_schema_validator import OAS30Validator
 
-__all__ = ["CheckedResponse", "ContractClient", "SPEC", "check_response"]
+__all__ = ["SPEC", "CheckedResponse", "ContractClient", "check_response"]
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
@@ -58,11 +58,10 @@ def check_response(
     must still be JSON errors in the ``detail`` shape.
     """
     content_type = headers.get("Content-Type", "").split(";")[0]
-    request = MockRequest(
-        host_url, method.lower(), path, headers=dict(request_headers or {})
+    request = MockRequest(host_url, method.lower(), path, headers=dict(request_headers or {}))
+    response = MockResponse(
+        body, status_code=status, headers=dict(headers), content_type=content_type
     )
-    response = MockResponse(body, status_code=status, headers=dict(headers),
-                            content_type=content_type)
     try:
         _OPENAPI.validate_response(request, response)
     except (PathNotFound, OperationNotFound):

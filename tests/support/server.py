@@ -57,7 +57,10 @@ def run_cli(args: Sequence[str], timeout: float = 60) -> subprocess.CompletedPro
 
 @contextmanager
 def running_server(
-    args: Sequence[str], log_dir: Path, *, env: dict[str, str] | None = None,
+    args: Sequence[str],
+    log_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
     startup_timeout: float = 20,
 ) -> Iterator[RunningServer]:
     """Run ``python -m server serve ARGS --port <free>`` until the block ends."""
@@ -77,7 +80,7 @@ def running_server(
             if process.poll() is not None:
                 raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
             try:
-                with urllib.request.urlopen(f"{server.base_url}/health", timeout=1):
+                with urllib.request.urlopen(f"{server.base_url}/health", timeout=1):  # noqa: S310 (loopback http URL)
                     break
             except OSError:
                 if time.monotonic() > deadline:
@@ -102,4 +105,3 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
             return stack.enter_context(running_server(args, tmp_path, env=env))
 
         yield start
-
