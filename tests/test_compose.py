@@ -225,9 +225,7 @@ def test_kafka_is_single_node_kraft(services: dict[str, dict[str, Any]]) -> None
     bootstrap = registry["SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"]
     assert urllib.parse.urlsplit(bootstrap).hostname == "kafka"
     advertised = environment["KAFKA_ADVERTISED_LISTENERS"]
-    assert (
-        urllib.parse.urlsplit(bootstrap).port == urllib.parse.urlsplit(advertised).port
-    )
+    assert urllib.parse.urlsplit(bootstrap).port == urllib.parse.urlsplit(advertised).port
 
 
 def test_every_long_running_service_has_a_healthcheck(
@@ -277,10 +275,7 @@ def test_repertoire_values_point_at_compose_services(
                 f"{label}.{key}: {parts.hostname} does not listen on {parts.port}"
             )
         assert urllib.parse.urlsplit(database["url"]).hostname == "influxdb"
-        assert (
-            urllib.parse.urlsplit(database["schemaRegistry"]).hostname
-            == "schema-registry"
-        )
+        assert urllib.parse.urlsplit(database["schemaRegistry"]).hostname == "schema-registry"
     # And the lead's loader accepts the file as it is.
     config = load_config([_repertoire_values_path(services)])
     assert set(config.influxdb_databases) == set(_databases(services))
@@ -311,9 +306,7 @@ def test_tokens_file_accepts_the_documented_demo_token(
 ) -> None:
     command = _repertoire_command(services)
     assert _option(command, "--auth") == "tokens"
-    tokens_file = _bind_mounts(services[REPERTOIRE_SERVICE])[
-        _option(command, "--tokens-file")
-    ]
+    tokens_file = _bind_mounts(services[REPERTOIRE_SERVICE])[_option(command, "--tokens-file")]
     entries = load_tokens_file(tokens_file)
     digest = "sha256:" + hashlib.sha256(DEMO_TOKEN.encode("utf-8")).hexdigest()
     assert hash_token(DEMO_TOKEN) == digest
@@ -370,9 +363,7 @@ def test_avro_schema_describes_the_written_points(init_module: ModuleType) -> No
         series, fields, _ = line.split(" ")
         measurement, *tags = series.split(",")
         assert measurement == init_module.MEASUREMENT
-        written = {t.split("=")[0] for t in tags} | {
-            f.split("=")[0] for f in fields.split(",")
-        }
+        written = {t.split("=")[0] for t in tags} | {f.split("=")[0] for f in fields.split(",")}
         assert written == names
 
 
@@ -417,10 +408,8 @@ def test_init_script_initialises_a_real_influxdb(
         assert result.returncode == 0, f"run {run}: {result.stderr[-2000:]}"
         assert "init: done" in result.stdout
         for name in ("influxdb-admin-password", "demo_efd-password"):
-            secret = _demo_secret(compose, name)
-            assert secret not in result.stdout + result.stderr, (
-                f"init printed the {name}"
-            )
+            leaked = _demo_secret(compose, name) in result.stdout + result.stderr
+            assert not leaked, f"init printed the {name}"
 
     admin = InfluxCredentials(
         influx_support.ADMIN_USERNAME, _demo_secret(compose, "influxdb-admin-password")
@@ -429,9 +418,7 @@ def test_init_script_initialises_a_real_influxdb(
         influx_support.READER_USERNAME, _demo_secret(compose, "demo_efd-password")
     )
     select = f'SELECT * FROM "{influx_support.MEASUREMENT}"'  # noqa: S608
-    rows = fresh_influxdb.query(
-        select, credentials=reader, database=influx_support.DATABASE
-    )
+    rows = fresh_influxdb.query(select, credentials=reader, database=influx_support.DATABASE)
     assert rows.status == 200, rows.error()
     assert len(rows.rows()) >= 10
     written = fresh_influxdb.write(

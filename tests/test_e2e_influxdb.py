@@ -203,9 +203,7 @@ async def test_discovery_credentials_open_influxdb(
     assert result.rows() == _expected_rows()
 
 
-async def test_served_reader_cannot_write(
-    service: RunningService, influxdb: InfluxServer
-) -> None:
+async def test_served_reader_cannot_write(service: RunningService, influxdb: InfluxServer) -> None:
     async with aiohttp.ClientSession() as session:
         served = await _discover_and_fetch(session, service)
 
@@ -253,16 +251,12 @@ async def test_rotation_is_served_on_the_next_request(
     assert influxdb.can_log_in(after), "the served (rotated) password cannot log in"
     assert not influxdb.can_log_in(before), "the old password still logs in"
 
-    result = influx_query(
-        influxdb.url, SELECT_SEED, credentials=after, database=DATABASE
-    )
+    result = influx_query(influxdb.url, SELECT_SEED, credentials=after, database=DATABASE)
     assert result.status == 200, result.error()
     assert result.rows() == _expected_rows()
 
 
-async def test_published_client_flow(
-    service: RunningService, influxdb: InfluxServer
-) -> None:
+async def test_published_client_flow(service: RunningService, influxdb: InfluxServer) -> None:
     client = DiscoveryClient(base_url=service.repertoire_url)
     try:
         assert LABEL in await client.influxdb_databases()
@@ -279,9 +273,7 @@ async def test_published_client_flow(
     assert credentials.database == DATABASE
     assert credentials.local is True
     assert credentials.password is not None
-    served = InfluxCredentials(
-        credentials.username, credentials.password.get_secret_value()
-    )
+    served = InfluxCredentials(credentials.username, credentials.password.get_secret_value())
     assert _same_secret(served.password, influxdb.passwords[READER_USERNAME]), (
         "the client got a password other than the InfluxDB user's"
     )

@@ -185,9 +185,7 @@ class Influx:
             error = f"HTTP {status}"
         return error
 
-    def write(
-        self, lines: str, *, auth: tuple[str, str], database: str
-    ) -> tuple[int, str]:
+    def write(self, lines: str, *, auth: tuple[str, str], database: str) -> tuple[int, str]:
         params = urllib.parse.urlencode({"db": database, "precision": "ns"})
         return _http(
             "POST",
@@ -380,9 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
         )
         if not args.skip_schema_registry:
-            register_schema(
-                env.get("SCHEMA_REGISTRY_URL", "http://schema-registry:8081")
-            )
+            register_schema(env.get("SCHEMA_REGISTRY_URL", "http://schema-registry:8081"))
     except (InitError, OSError) as e:
         print(f"init: FAILED: {e}", file=sys.stderr, flush=True)
         return 1

@@ -321,9 +321,7 @@ class InfluxServer:
         if response.status != 200 or error is not None:
             # The statement may carry a password: report only its first word.
             verb = statement.split(maxsplit=1)[0]
-            raise RuntimeError(
-                f"InfluxDB {verb} failed: HTTP {response.status}: {error}"
-            )
+            raise RuntimeError(f"InfluxDB {verb} failed: HTTP {response.status}: {error}")
 
     def write(
         self,
@@ -350,8 +348,7 @@ class InfluxServer:
         """Create a user with ``grants`` (database → READ, WRITE or ALL)."""
         password = password or new_password()
         self.admin_command(
-            f"CREATE USER {_quote_identifier(username)}"
-            f" WITH PASSWORD {_quote_string(password)}"
+            f"CREATE USER {_quote_identifier(username)} WITH PASSWORD {_quote_string(password)}"
         )
         self.passwords[username] = password
         for database, privilege in (grants or {}).items():
@@ -363,14 +360,11 @@ class InfluxServer:
             )
         return InfluxCredentials(username, password)
 
-    def set_password(
-        self, username: str, password: str | None = None
-    ) -> InfluxCredentials:
+    def set_password(self, username: str, password: str | None = None) -> InfluxCredentials:
         """Change a user's password (a new random one unless given)."""
         password = password or new_password()
         self.admin_command(
-            f"SET PASSWORD FOR {_quote_identifier(username)}"
-            f" = {_quote_string(password)}"
+            f"SET PASSWORD FOR {_quote_identifier(username)} = {_quote_string(password)}"
         )
         self.passwords[username] = password
         return InfluxCredentials(username, password)
@@ -414,9 +408,7 @@ def ensure_influxd() -> str:
         [apt_get, "update"],
         [apt_get, "install", "-y", "--no-install-recommends", "influxdb"],
     ):
-        result = subprocess.run(
-            command, env=env, capture_output=True, text=True, check=False
-        )
+        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             pytest.fail(
                 f"{' '.join(command)} failed ({result.returncode}):\n"
@@ -465,9 +457,7 @@ def _set_options(config: str, options: Mapping[tuple[str, str], str]) -> str:
 
 def write_config(influxd: str, root: Path, http_port: int, rpc_port: int) -> Path:
     """Generate ``influxd.conf`` in ``root`` from ``influxd config``."""
-    default = subprocess.run(
-        [influxd, "config"], capture_output=True, text=True, check=True
-    ).stdout
+    default = subprocess.run([influxd, "config"], capture_output=True, text=True, check=True).stdout
 
     def toml(value: str | Path) -> str:
         return json.dumps(str(value))
@@ -572,9 +562,7 @@ def seed(server: InfluxServer) -> None:
     server.admin_command(f"CREATE DATABASE {_quote_identifier(DATABASE)}")
     server.create_user(READER_USERNAME, grants={DATABASE: "READ"})
     server.create_user(WRITER_USERNAME, grants={DATABASE: "WRITE"})
-    written = server.write(
-        seed_line_protocol(), credentials=server.credentials(WRITER_USERNAME)
-    )
+    written = server.write(seed_line_protocol(), credentials=server.credentials(WRITER_USERNAME))
     if written.status != 204:
         raise RuntimeError(
             f"Seeding {MEASUREMENT} failed: HTTP {written.status}: {written.error()}"
