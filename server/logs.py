@@ -50,6 +50,11 @@ def configure_logging(profile: str, level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    audit_handler = logging.StreamHandler(sys.stderr)
+    audit_handler.setFormatter(JsonFormatter())
+    AUDIT_LOGGER.handlers[:] = [audit_handler]
+    AUDIT_LOGGER.propagate = False  # audit lines are JSON whatever the profile
+    AUDIT_LOGGER.setLevel(logging.INFO)
     logging.getLogger("aiohttp.access").setLevel(level)
 
 
