@@ -6,14 +6,26 @@ two cannot drift apart.
 """
 
 from contracts.base import CompactSchema
-from contracts.discovery import DiscoverySchema, InfluxDatabaseSchema
+from contracts.discovery import (
+    ApiVersionSchema,
+    DataServiceSchema,
+    DatasetSchema,
+    DiscoverySchema,
+    InfluxDatabaseSchema,
+    InternalServiceSchema,
+    ServicesSchema,
+    UiServiceSchema,
+)
 from contracts.errors import ErrorDetailSchema, ErrorResponseSchema
 from contracts.influxdb import InfluxDatabaseWithCredentialsSchema
 from contracts.metadata import HealthSchema, IndexSchema, MetadataSchema
 
 __all__ = [
     "ALL_SCHEMAS",
+    "ApiVersionSchema",
     "CompactSchema",
+    "DataServiceSchema",
+    "DatasetSchema",
     "DiscoverySchema",
     "ErrorDetailSchema",
     "ErrorResponseSchema",
@@ -21,10 +33,16 @@ __all__ = [
     "IndexSchema",
     "InfluxDatabaseSchema",
     "InfluxDatabaseWithCredentialsSchema",
+    "InternalServiceSchema",
     "MetadataSchema",
+    "ServicesSchema",
+    "UiServiceSchema",
 ]
 
 ALL_SCHEMAS: tuple[type[CompactSchema], ...] = (
+    ApiVersionSchema,
+    DataServiceSchema,
+    DatasetSchema,
     DiscoverySchema,
     ErrorDetailSchema,
     ErrorResponseSchema,
@@ -32,6 +50,9 @@ ALL_SCHEMAS: tuple[type[CompactSchema], ...] = (
     IndexSchema,
     InfluxDatabaseSchema,
     InfluxDatabaseWithCredentialsSchema,
+    InternalServiceSchema,
     MetadataSchema,
+    ServicesSchema,
+    UiServiceSchema,
 )
 """Every schema that names a component of ``openapi.yaml``."""

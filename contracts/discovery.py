@@ -4,7 +4,25 @@ from marshmallow import fields
 
 from contracts.base import CompactSchema, url_field
 
-__all__ = ["DiscoverySchema", "InfluxDatabaseSchema"]
+__all__ = [
+    "ApiVersionSchema",
+    "DataServiceSchema",
+    "DatasetSchema",
+    "DiscoverySchema",
+    "InfluxDatabaseSchema",
+    "InternalServiceSchema",
+    "ServicesSchema",
+    "UiServiceSchema",
+]
+
+
+def _map_of(schema: type[CompactSchema], description: str) -> fields.Dict:
+    """A JSON object mapping names to ``schema`` (``additionalProperties: $ref``)."""
+    return fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(schema),
+        metadata={"description": description},
+    )
 
 
 class InfluxDatabaseSchema(CompactSchema):
@@ -18,13 +36,55 @@ class InfluxDatabaseSchema(CompactSchema):
     local = fields.Boolean(metadata={"default": False, "description": "Whether the database is local to this environment"})
 
 
+class ApiVersionSchema(CompactSchema):
+    """One version of a REST API."""
+
+    url = url_field(description="Access URL of that version of the service")
+
+
+class _ApiServiceSchema(CompactSchema):
+    """Fields shared by every service with an API (not a component itself)."""
+
+    url = url_field(description="Default access URL of the service")
+    openapi = url_field(required=False, description="OpenAPI schema of the service")
+    versions = _map_of(ApiVersionSchema, "API versions by name")
+
+
+class InternalServiceSchema(_ApiServiceSchema):
+    """An API used by other services, not tied to a dataset."""
+
+
+class DataServiceSchema(_ApiServiceSchema):
+    """An API serving one dataset."""
+
+
+class UiServiceSchema(CompactSchema):
+    """A user interface, opened in a web browser."""
+
+    url = url_field(description="URL of the user interface")
+
+
+class ServicesSchema(CompactSchema):
+    """Services not tied to a dataset, by name."""
+
+    internal = _map_of(InternalServiceSchema, "Internal API services by name")
+    ui = _map_of(UiServiceSchema, "User interfaces by name")
+
+
+class DatasetSchema(CompactSchema):
+    """One dataset of the environment and the services that serve it."""
+
+    butler_config = url_field(required=False, description="Butler configuration URL")
+    description = fields.String(metadata={"description": "Long description of the dataset"})
+    docs_url = url_field(required=False, description="Documentation of the dataset")
+    services = _map_of(DataServiceSchema, "Data services by name")
+
+
 class DiscoverySchema(CompactSchema):
     """Everything a client needs to find services and databases."""
 
     applications = fields.List(fields.String(), metadata={"description": "Phalanx applications enabled in this environment, sorted"})
+    datasets = _map_of(DatasetSchema, "Datasets available in this environment, by name")
     environment_name = fields.String(metadata={"description": "Human-readable name of the environment"})
-    influxdb_databases = fields.Dict(
-        keys=fields.String(),
-        values=fields.Nested(InfluxDatabaseSchema),
-        metadata={"description": "InfluxDB databases by label"},
-    )
+    influxdb_databases = _map_of(InfluxDatabaseSchema, "InfluxDB databases by label")
+    services = fields.Nested(ServicesSchema)

@@ -10,11 +10,22 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from server.exceptions import ConfigError
+from server.rules import (
+    Catalog,
+    DatasetConfig,
+    HipsConfig,
+    ServiceRule,
+    parse_datasets,
+    parse_hips,
+    parse_rules,
+    parse_url_map,
+    render_catalog,
+)
 from server.urls import is_plain_name, normalize_http_url
 from server.values import KeyPath, MergedValues, load_values
 
@@ -38,35 +49,35 @@ DEFAULT_CREDENTIALS_SCOPE = "read:sasquatch"
 SERVED_KEYS = frozenset(
     {
         "applications",
+        "availableDatasets",
         "baseHostname",
+        "butlerConfigs",
         "cacheMaxAge",
         "credentialsScope",
+        "datasets",
         "environmentName",
+        "hips",
         "influxdbDatabases",
         "logLevel",
         "logProfile",
         "pathPrefix",
+        "rules",
+        "subdomainRules",
         "trustedProxies",
+        "useSubdomains",
     }
 )
 """Keys under ``config:`` that this service reads."""
 
 UNSERVED_UPSTREAM_KEYS = frozenset(
     {
-        "availableDatasets",
-        "butlerConfigs",
-        "datasets",
         "environment",
-        "hips",
         "ivoaRegistry",
         "metrics",
         "obscoreConfigs",
-        "rules",
         "sentry",
         "slackAlerts",
-        "subdomainRules",
         "tap",
-        "useSubdomains",
     }
 )
 """Keys upstream Repertoire knows that this service accepts but does not serve."""
@@ -119,6 +130,15 @@ class RepertoireConfig:
     log_level: str = "INFO"
     log_profile: str = "production"
     unserved_keys: tuple[str, ...] = ()
+    rules: Mapping[str, tuple[ServiceRule, ...]] = field(default_factory=dict)
+    subdomain_rules: Mapping[str, tuple[ServiceRule, ...]] = field(default_factory=dict)
+    use_subdomains: frozenset[str] = frozenset()
+    available_datasets: frozenset[str] = frozenset()
+    datasets: Mapping[str, DatasetConfig] = field(default_factory=dict)
+    butler_configs: Mapping[str, str] = field(default_factory=dict)
+    hips: HipsConfig | None = None
+    catalog: Catalog = field(default_factory=Catalog)
+    """What the rules render to for the enabled applications (see `server.rules`)."""
 
 
 class ConfigReader:
@@ -130,9 +150,7 @@ class ConfigReader:
 
     def fail(self, path: KeyPath, message: str) -> None:
         """Record one problem at ``path``, attributed to the file that set it."""
-        self.errors.append(
-            ConfigError(message, source=self.merged.source_of(path), path=path)
-        )
+        self.errors.append(ConfigError(message, source=self.merged.source_of(path), path=path))
 
     def mapping(self, value: Any, path: KeyPath) -> Mapping[str, Any]:
         """A mapping, or an empty one (after recording why) when it is not."""
@@ -165,6 +183,16 @@ class ConfigReader:
             self.fail(path, f"{exc}, got {text!r}")
             return None
 
+    def url_path(self, value: object, path: KeyPath, *, required: bool = True) -> str | None:
+        """An absolute URL path such as ``/repertoire``, without a trailing slash."""
+        text = self.string(value, path, required=required)
+        if text is None:
+            return None
+        if not text.startswith("/") or "//" in text or any(c in text for c in "?#% "):
+            self.fail(path, f"must be an absolute URL path like /prefix, got {text!r}")
+            return None
+        return text.rstrip("/")
+
     def boolean(self, value: Any, path: KeyPath, *, default: bool) -> bool:
         """A YAML boolean."""
         if value is None:
@@ -174,15 +202,19 @@ class ConfigReader:
             return default
         return value
 
-    def string_list(self, value: Any, path: KeyPath) -> tuple[str, ...]:
-        """A list of non-empty strings."""
+    def sequence(self, value: object, path: KeyPath) -> list[Any]:
+        """A list, or an empty one (after recording why) when it is not."""
         if value is None:
-            return ()
+            return []
         if not isinstance(value, list):
             self.fail(path, f"must be a list, got {_kind(value)}")
-            return ()
+            return []
+        return value
+
+    def string_list(self, value: Any, path: KeyPath) -> tuple[str, ...]:
+        """A list of non-empty strings."""
         items: list[str] = []
-        for index, item in enumerate(value):
+        for index, item in enumerate(self.sequence(value, path)):
             if (text := self.string(item, (*path, index))) is not None:
                 items.append(text)
         return tuple(items)
@@ -225,12 +257,16 @@ def _parse_influxdb(
             continue
         stanza = reader.mapping(stanza_value, stanza_path)
         if not stanza and stanza_value is None:
-            reader.fail(stanza_path, "must be a mapping with url, database, username,"
-                        " passwordKey and schemaRegistry")
+            reader.fail(
+                stanza_path,
+                "must be a mapping with url, database, username, passwordKey and schemaRegistry",
+            )
             continue
         for key in sorted(set(stanza) - _INFLUX_KEYS):
-            reader.fail((*stanza_path, str(key)), "unknown key (expected one of "
-                        + ", ".join(sorted(_INFLUX_KEYS)) + ")")
+            reader.fail(
+                (*stanza_path, str(key)),
+                "unknown key (expected one of " + ", ".join(sorted(_INFLUX_KEYS)) + ")",
+            )
         errors_before = len(reader.errors)
         url = reader.url(stanza.get("url"), (*stanza_path, "url"))
         database = reader.string(stanza.get("database"), (*stanza_path, "database"))
@@ -270,16 +306,6 @@ def _parse_proxies(reader: ConfigReader, node: Any, path: KeyPath) -> tuple[IpNe
     return tuple(networks)
 
 
-def _parse_path_prefix(reader: ConfigReader, node: Any, path: KeyPath) -> str:
-    prefix = reader.string(node, path, required=False)
-    if prefix is None:
-        return "/repertoire"
-    if not prefix.startswith("/") or "//" in prefix or any(c in prefix for c in "?#% "):
-        reader.fail(path, f"must be an absolute URL path like /repertoire, got {prefix!r}")
-        return "/repertoire"
-    return prefix.rstrip("/")
-
-
 def _parse_choice(
     reader: ConfigReader, node: Any, path: KeyPath, choices: frozenset[str], default: str
 ) -> str:
@@ -306,18 +332,20 @@ def parse_config(merged: MergedValues) -> RepertoireConfig:
     reader = ConfigReader(merged)
     root: KeyPath = ("config",)
     settings = reader.mapping(merged.tree.get("config"), root)
-    unknown = sorted(
-        key for key in settings if key not in SERVED_KEYS | UNSERVED_UPSTREAM_KEYS
-    )
+    unknown = sorted(key for key in settings if key not in SERVED_KEYS | UNSERVED_UPSTREAM_KEYS)
     for key in unknown:
-        reader.fail((*root, key), "unknown key: neither this service nor upstream"
-                    " Repertoire knows it (check its spelling)")
+        reader.fail(
+            (*root, key),
+            "unknown key: neither this service nor upstream"
+            " Repertoire knows it (check its spelling)",
+        )
 
     def at(key: str) -> tuple[Any, KeyPath]:
         return settings.get(key), (*root, key)
 
+    path_prefix = reader.url_path(*at("pathPrefix"), required=False)
     config = RepertoireConfig(
-        path_prefix=_parse_path_prefix(reader, *at("pathPrefix")),
+        path_prefix="/repertoire" if path_prefix is None else path_prefix,
         applications=tuple(sorted(reader.string_list(*at("applications")))),
         environment_name=reader.string(*at("environmentName"), required=False),
         base_hostname=reader.string(*at("baseHostname"), required=False),
@@ -329,7 +357,16 @@ def parse_config(merged: MergedValues) -> RepertoireConfig:
         log_level=_parse_choice(reader, *at("logLevel"), _LOG_LEVELS, "INFO"),
         log_profile=_parse_choice(reader, *at("logProfile"), _LOG_PROFILES, "production"),
         unserved_keys=tuple(sorted(k for k in settings if k in UNSERVED_UPSTREAM_KEYS)),
+        rules=parse_rules(reader, *at("rules")),
+        subdomain_rules=parse_rules(reader, *at("subdomainRules")),
+        use_subdomains=frozenset(reader.string_list(*at("useSubdomains"))),
+        available_datasets=frozenset(reader.string_list(*at("availableDatasets"))),
+        datasets=parse_datasets(reader, *at("datasets")),
+        butler_configs=parse_url_map(reader, *at("butlerConfigs")),
+        hips=parse_hips(reader, *at("hips")),
     )
+    if not reader.errors:
+        config = replace(config, catalog=render_catalog(reader, config))
     if reader.errors:
         raise InvalidConfigError(reader.errors)
     return config

@@ -1,9 +1,9 @@
 """Build the public discovery document once per configuration load.
 
 The document only varies with the external scheme and host of the request
-(``credentials_url`` is absolute), so it is serialised once with a marker in
-place of ``scheme://host`` and each distinct host gets its bytes and ETag by
-one substitution, cached.
+(``credentials_url`` and the HiPS list URLs are absolute), so it is serialised
+once with a marker in place of ``scheme://host`` and each distinct host gets
+its bytes and ETag by one substitution, cached.
 """
 
 from __future__ import annotations
@@ -15,11 +15,14 @@ from typing import Any
 
 from contracts import DiscoverySchema
 from server.config import RepertoireConfig
+from server.rules import RenderedService
+from server.urls import normalize_http_url
 
 __all__ = ["DiscoveryService", "RenderedDocument", "serialize"]
 
 _BASE_MARKER = "http://repertoire-external-base.invalid"
 _MAX_CACHED_HOSTS = 64
+_HIPS_LIST_VERSION = "hips-list-1.0"
 
 
 def serialize(body: Any) -> bytes:
@@ -58,11 +61,39 @@ class DiscoveryService:
         return rendered
 
 
+def _service(service: RenderedService) -> dict[str, Any]:
+    return {
+        "url": service.url,
+        "openapi": service.openapi,
+        "versions": {name: {"url": url} for name, url in service.versions.items()},
+    }
+
+
+def _datasets(config: RepertoireConfig, external_base: str) -> dict[str, Any]:
+    """Datasets with their rendered services, plus the per-host HiPS list."""
+    hips = config.hips
+    datasets: dict[str, Any] = {}
+    for name, dataset in config.catalog.datasets.items():
+        services = {label: _service(s) for label, s in dataset.services.items()}
+        if hips is not None and name in hips.datasets:
+            url = normalize_http_url(f"{external_base}{hips.path_prefix}/{name}/list")
+            services["hips"] = {"url": url, "versions": {_HIPS_LIST_VERSION: {"url": url}}}
+        datasets[name] = {
+            "butler_config": dataset.butler_config,
+            "description": dataset.description,
+            "docs_url": dataset.docs_url,
+            "services": services,
+        }
+    return datasets
+
+
 def build_document(config: RepertoireConfig, external_base: str) -> dict[str, Any]:
     """The discovery document as plain data, before the schema serialises it."""
     credentials_base = f"{external_base}{config.path_prefix}/discovery/influxdb/"
+    catalog = config.catalog
     return {
         "applications": list(config.applications),
+        "datasets": _datasets(config, external_base),
         "environment_name": config.environment_name,
         "influxdb_databases": {
             label: {
@@ -74,5 +105,9 @@ def build_document(config: RepertoireConfig, external_base: str) -> dict[str, An
                 "local": database.local,
             }
             for label, database in config.influxdb_databases.items()
+        },
+        "services": {
+            "internal": {name: _service(s) for name, s in catalog.internal.items()},
+            "ui": {name: {"url": s.url} for name, s in catalog.ui.items()},
         },
     }
