@@ -1,4 +1,4 @@
-"""Command line: ``repertoire serve`` and ``repertoire token create``."""
+"""Command line: ``repertoire serve``, ``validate``, ``check`` and ``token create``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.log import access_logger
 
+from server import check, validate
 from server.app import create_app
 from server.auth import create_token
 from server.config import InvalidConfigError
@@ -65,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="repertoire", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     _serve_parser(subparsers)
+    validate.add_parser(subparsers)
+    check.add_parser(subparsers)
     _token_parser(subparsers)
     return parser
 
@@ -119,7 +122,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "validate":
+            return validate.run(args)
+        if args.command == "check":
+            return check.run(args)
         return _token_create(args)
+    except check.UnusableInputError as exc:
+        sys.stderr.write(f"repertoire: {exc}\n")
+        return EXIT_USAGE
     except InvalidConfigError as exc:
         for error in exc.errors:
             sys.stderr.write(f"repertoire: configuration error: {error}\n")
