@@ -79,8 +79,12 @@ class GafaelfawrAuthenticator:
 
 
 def hash_token(token: str) -> str:
-    """The form in which a token is stored: never the token itself."""
-    return _HASH_PREFIX + hashlib.sha256(token.encode("utf-8")).hexdigest()
+    """The form in which a token is stored: never the token itself.
+
+    Header values carry undecodable bytes as surrogates; those hash as the
+    raw bytes (matching no token) rather than failing.
+    """
+    return _HASH_PREFIX + hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 class TokenAuthenticator:

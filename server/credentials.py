@@ -7,6 +7,7 @@ the serialised body is reused while the password read is unchanged.
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 
 from contracts import InfluxDatabaseWithCredentialsSchema
 from server.config import InfluxDatabaseConfig, RepertoireConfig
@@ -19,6 +20,14 @@ __all__ = ["CredentialsService"]
 _LOGGER = logging.getLogger("repertoire.credentials")
 
 
+class _Cached(NamedTuple):
+    """One database's document and body, valid while its password is unchanged."""
+
+    password: str
+    document: dict[str, object]
+    body: bytes
+
+
 class CredentialsService:
     """Credentials of the configured databases, as response bodies."""
 
@@ -26,7 +35,7 @@ class CredentialsService:
         self._databases = config.influxdb_databases
         self._store = store
         self._schema = InfluxDatabaseWithCredentialsSchema()
-        self._cache: dict[str, tuple[str, dict[str, object]]] = {}
+        self._cache: dict[str, _Cached] = {}
 
     @property
     def labels(self) -> list[str]:
@@ -35,20 +44,20 @@ class CredentialsService:
 
     def one(self, label: str) -> bytes:
         """The credentials body of one database."""
-        return serialize(self._document(label))
+        return self._cached(label).body
 
     def all(self) -> bytes:
         """``{label: credentials}`` for every database."""
-        return serialize({label: self._document(label) for label in self.labels})
+        return serialize({label: self._cached(label).document for label in self.labels})
 
-    def _document(self, label: str) -> dict[str, object]:
+    def _cached(self, label: str) -> _Cached:
         database = self._databases.get(label)
         if database is None:
             raise DatabaseNotFoundError(label)
         password = self._password(database)
         cached = self._cache.get(label)
-        if cached is not None and cached[0] == password:
-            return cached[1]
+        if cached is not None and cached.password == password:
+            return cached
         document: dict[str, object] = self._schema.dump(
             {
                 "url": database.url,
@@ -60,8 +69,9 @@ class CredentialsService:
                 "local": database.local,
             }
         )
-        self._cache[label] = (password, document)
-        return document
+        cached = _Cached(password, document, serialize(document))
+        self._cache[label] = cached
+        return cached
 
     def _password(self, database: InfluxDatabaseConfig) -> str:
         try:

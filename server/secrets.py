@@ -43,6 +43,7 @@ class SecretStore:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._files: dict[str, str] = {}
 
     def path_of(self, key: str) -> Path:
         """The file holding ``key``; keys are plain names, checked at load."""
@@ -53,7 +54,7 @@ class SecretStore:
     def read(self, key: str) -> str:
         """The secret's value with one trailing newline (CRLF or LF) stripped."""
         try:
-            data = self.path_of(key).read_bytes()
+            data = _read_file(self._file_of(key))
         except FileNotFoundError:
             raise SecretUnreadableError(key, "file not found") from None
         except IsADirectoryError:
@@ -68,6 +69,13 @@ class SecretStore:
         if not value:
             raise SecretUnreadableError(key, "file is empty")
         return value
+
+    def _file_of(self, key: str) -> str:
+        """``path_of`` as a string, remembered: pathlib costs more than the read."""
+        file = self._files.get(key)
+        if file is None:
+            file = self._files[key] = str(self.path_of(key))
+        return file
 
     def status(self, key: str) -> SecretStatus:
         """Check a secret without returning its value."""
@@ -93,3 +101,15 @@ class SecretStore:
                     self.directory,
                 )
         return missing
+
+
+def _read_file(file: str) -> bytes:
+    """The whole file, read with bare system calls (no buffered file object)."""
+    descriptor = os.open(file, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(descriptor, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)
