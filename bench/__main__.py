@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import urllib.error
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.deployment import Deployment, large, realistic
-from bench.process import Server, rss_mib, serve
+from bench.process import Server, cpu_seconds, rss_mib, serve
 from bench.wrk import WrkResult, ensure_wrk, run_wrk
 
 PREFIX = "/repertoire"
@@ -37,17 +38,37 @@ class Route:
 
 
 @dataclass(frozen=True, slots=True)
+class Measurement:
+    """Medians over the repeats of one server on one route.
+
+    ``cpu_us`` is the server's CPU time per request: unlike requests/s it
+    barely moves when other processes compete for the machine.
+    """
+
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    cpu_us: float
+    failures: int
+
+
+@dataclass(frozen=True, slots=True)
 class Comparison:
     """Medians of the repeats for ours and the floor on one route."""
 
     route: Route
-    ours: WrkResult
-    floor: WrkResult
+    ours: Measurement
+    floor: Measurement
 
     @property
     def ratio(self) -> float:
         """Our requests/s as a fraction of the floor's."""
         return self.ours.requests_per_second / self.floor.requests_per_second
+
+    @property
+    def cpu_ratio(self) -> float:
+        """The floor's CPU time per request as a fraction of ours."""
+        return self.floor.cpu_us / self.ours.cpu_us
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,27 +96,28 @@ def _fetch(url: str, headers: Mapping[str, str]) -> tuple[int, str, bytes, str]:
         return exc.code, exc.headers.get_content_type(), exc.read(), ""
 
 
-def _median(results: list[WrkResult]) -> WrkResult:
-    return WrkResult(
-        statistics.median(r.requests_per_second for r in results),
-        statistics.median(r.p50_ms for r in results),
-        statistics.median(r.p99_ms for r in results),
-        sum(r.failures for r in results),
+def _median(runs: list[tuple[WrkResult, float]]) -> Measurement:
+    return Measurement(
+        statistics.median(r.requests_per_second for r, _ in runs),
+        statistics.median(r.p50_ms for r, _ in runs),
+        statistics.median(r.p99_ms for r, _ in runs),
+        statistics.median(cpu for _, cpu in runs),
+        sum(r.failures for r, _ in runs),
     )
 
 
-def _compare(
-    route: Route, ours: Server, floor: Server, settings: Settings
-) -> Comparison:
-    def load(server: Server, seconds: int) -> WrkResult:
-        return run_wrk(
-            settings.wrk, server.url + route.path, route.headers, seconds=seconds
-        )
+def _compare(route: Route, ours: Server, floor: Server, settings: Settings) -> Comparison:
+    def load(server: Server, seconds: int) -> tuple[WrkResult, float]:
+        """One wrk run and the server's CPU microseconds per request during it."""
+        before = cpu_seconds(server.process.pid)
+        result = run_wrk(settings.wrk, server.url + route.path, route.headers, seconds=seconds)
+        used = cpu_seconds(server.process.pid) - before
+        return result, used * 1e6 / result.requests
 
     load(ours, settings.warmup)
     load(floor, settings.warmup)
-    our_runs: list[WrkResult] = []
-    floor_runs: list[WrkResult] = []
+    our_runs: list[tuple[WrkResult, float]] = []
+    floor_runs: list[tuple[WrkResult, float]] = []
     for _ in range(settings.repeats):
         our_runs.append(load(ours, settings.seconds))
         floor_runs.append(load(floor, settings.seconds))
@@ -148,15 +170,11 @@ def _scenario(
     credentials: bool,
 ) -> tuple[list[Comparison], float, int]:
     """Measure every route of one configuration; RSS of ours after the load."""
-    with serve(
-        "server", ["serve", *deployment.serve_args], workdir / "ours.log"
-    ) as ours:
+    with serve("server", ["serve", *deployment.serve_args], workdir / "ours.log") as ours:
         routes = _routes(ours, deployment, credentials)
         manifest = _floor_manifest(ours, routes, workdir)
         size = len(_fetch(ours.url + routes[0].path, {})[2])
-        with serve(
-            "bench.floor", ["--manifest", str(manifest)], workdir / "floor.log"
-        ) as floor:
+        with serve("bench.floor", ["--manifest", str(manifest)], workdir / "floor.log") as floor:
             comparisons = []
             for route in routes:
                 print(f"[{label}] {route.name} ...", flush=True)
@@ -171,8 +189,9 @@ def _verdict(ok: bool) -> str:
 def _table(rows: list[tuple[str, Comparison]]) -> str:
     lines = [
         "| configuration | route | ours req/s | floor req/s | ours/floor (target)"
-        " | ours p50 / p99 ms | floor p50 / p99 ms | errors |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        " | ours p50 / p99 ms | floor p50 / p99 ms"
+        " | CPU µs/req ours / floor (floor/ours) | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, c in rows:
         ratio_ok = c.ratio >= c.route.target_ratio
@@ -183,6 +202,7 @@ def _table(rows: list[tuple[str, Comparison]]) -> str:
             f" | {c.ratio:.2f} (≥{c.route.target_ratio}) {_verdict(ratio_ok)}"
             f" | {c.ours.p50_ms:.2f} / {c.ours.p99_ms:.2f} {_verdict(p99_ok)}"
             f" | {c.floor.p50_ms:.2f} / {c.floor.p99_ms:.2f}"
+            f" | {c.ours.cpu_us:.0f} / {c.floor.cpu_us:.0f} ({c.cpu_ratio:.2f})"
             f" | {c.ours.failures + c.floor.failures} |"
         )
     return "\n".join(lines)
@@ -191,15 +211,9 @@ def _table(rows: list[tuple[str, Comparison]]) -> str:
 def main() -> None:
     """Run both configurations and print the table."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument(
-        "--seconds", type=int, default=5, help="length of each measured run"
-    )
-    parser.add_argument(
-        "--warmup", type=int, default=2, help="length of the warm-up run"
-    )
-    parser.add_argument(
-        "--repeats", type=int, default=3, help="measured runs per server"
-    )
+    parser.add_argument("--seconds", type=int, default=5, help="length of each measured run")
+    parser.add_argument("--warmup", type=int, default=2, help="length of the warm-up run")
+    parser.add_argument("--repeats", type=int, default=3, help="measured runs per server")
     args = parser.parse_args()
     settings = Settings(ensure_wrk(), args.warmup, args.seconds, args.repeats)
     rows: list[tuple[str, Comparison]] = []
@@ -220,7 +234,8 @@ def main() -> None:
                 f"- {label}: discovery body {size:,} bytes; RSS of ours after the"
                 f" load {rss:.1f} MiB (target <{RSS_TARGET_MIB:.0f}) {verdict}"
             )
-    print()
+    load = ", ".join(f"{average:.2f}" for average in os.getloadavg())
+    print(f"\n{os.cpu_count()} CPUs; load average after the run: {load}\n")
     print(_table(rows))
     print()
     print("\n".join(memory))

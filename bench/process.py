@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from bench.deployment import REPO
 
-__all__ = ["Server", "rss_mib", "serve"]
+__all__ = ["Server", "cpu_seconds", "rss_mib", "serve"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +49,7 @@ def serve(module: str, args: Sequence[str], log: Path) -> Iterator[Server]:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise RuntimeError(
-                    f"{module} exited: {log.read_text(errors='replace')}"
-                )
+                raise RuntimeError(f"{module} exited: {log.read_text(errors='replace')}")
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=1):  # noqa: S310
                     break
@@ -74,3 +73,9 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used, from ``/proc/<pid>/stat``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
