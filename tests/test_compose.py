@@ -39,7 +39,7 @@ COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
 INIT_SCRIPT = REPO / "docker" / "init" / "init_demo.py"
-DEMO_DOC = REPO / "docs" / "compose-demo.md"
+DEMO_DOC = REPO / "README.md"
 
 INIT_SERVICE = "init"
 REPERTOIRE_SERVICE = "repertoire"
