@@ -19,12 +19,14 @@ from contracts.discovery import (
 from contracts.errors import ErrorDetailSchema, ErrorResponseSchema
 from contracts.influxdb import InfluxDatabaseWithCredentialsSchema
 from contracts.metadata import HealthSchema, IndexSchema, MetadataSchema
+from contracts.readiness import DatabaseReadinessSchema, ReadinessSchema
 
 __all__ = [
     "ALL_SCHEMAS",
     "ApiVersionSchema",
     "CompactSchema",
     "DataServiceSchema",
+    "DatabaseReadinessSchema",
     "DatasetSchema",
     "DiscoverySchema",
     "ErrorDetailSchema",
@@ -35,6 +37,7 @@ __all__ = [
     "InfluxDatabaseWithCredentialsSchema",
     "InternalServiceSchema",
     "MetadataSchema",
+    "ReadinessSchema",
     "ServicesSchema",
     "UiServiceSchema",
 ]
@@ -42,6 +45,7 @@ __all__ = [
 ALL_SCHEMAS: tuple[type[CompactSchema], ...] = (
     ApiVersionSchema,
     DataServiceSchema,
+    DatabaseReadinessSchema,
     DatasetSchema,
     DiscoverySchema,
     ErrorDetailSchema,
@@ -52,6 +56,7 @@ ALL_SCHEMAS: tuple[type[CompactSchema], ...] = (
     InfluxDatabaseWithCredentialsSchema,
     InternalServiceSchema,
     MetadataSchema,
+    ReadinessSchema,
     ServicesSchema,
     UiServiceSchema,
 )

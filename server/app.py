@@ -11,6 +11,7 @@ from server.handlers import prefixed_routes, root_routes
 from server.keys import OPENAPI_KEY, STATE_KEY
 from server.middleware import auth_middleware, error_middleware
 from server.openapi import load_openapi
+from server.reload import live_reload
 from server.state import ServiceSettings, ServiceState, load_snapshot
 
 __all__ = ["create_app"]
@@ -28,6 +29,7 @@ def create_app(settings: ServiceSettings) -> web.Application:
     app[STATE_KEY] = ServiceState(settings, snapshot)
     app[OPENAPI_KEY] = load_openapi(snapshot.config.path_prefix)
     app.cleanup_ctx.append(_report_startup_problems)
+    app.cleanup_ctx.append(live_reload)
     app.router.add_routes(root_routes)
     prefix = snapshot.config.path_prefix
     for route in prefixed_routes:

@@ -48,6 +48,16 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     serve.add_argument("--tokens-file", type=Path, metavar="FILE",
                        help="YAML file of token hashes, for --auth tokens")
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument("--reload-interval", type=_positive_seconds, default=2.0,
+                       metavar="SECONDS", help="how often to check the values, tokens and"
+                       " secret files for a change to reload (default 2); SIGHUP reloads now")
+
+
+def _positive_seconds(text: str) -> float:
+    seconds = float(text)
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return seconds
 
 
 def _token_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -92,6 +102,7 @@ def settings_from_args(args: argparse.Namespace) -> ServiceSettings:
         auth_mode=args.auth or "gafaelfawr",
         tokens_file=args.tokens_file,
         access_log=args.access_log,
+        reload_interval=args.reload_interval,
     )
 
 

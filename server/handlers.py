@@ -10,13 +10,14 @@ from importlib.metadata import PackageNotFoundError, metadata
 
 from aiohttp import web
 
-from contracts import HealthSchema, IndexSchema
+from contracts import HealthSchema, IndexSchema, ReadinessSchema
 from server import __version__
 from server.discovery import serialize
 from server.forwarding import external_base_url
 from server.keys import IDENTITY_KEY, OPENAPI_KEY, STATE_KEY
 from server.logs import audit
 from server.middleware import requires_scope
+from server.readiness import readiness
 
 __all__ = ["prefixed_routes", "root_routes"]
 
@@ -65,6 +66,13 @@ async def get_health(_: web.Request) -> web.Response:
 async def get_index(_: web.Request) -> web.Response:
     """Name and version of the service."""
     return web.Response(body=_INDEX_BODY, content_type=_JSON)
+
+
+@prefixed_routes.get("/health/ready")
+async def get_readiness(request: web.Request) -> web.Response:
+    """Readiness: the configuration generation served and whether each secret reads."""
+    body = serialize(ReadinessSchema().dump(readiness(request.app.get(STATE_KEY))))
+    return web.Response(body=body, content_type=_JSON, headers={"Cache-Control": "no-store"})
 
 
 @prefixed_routes.get("/discovery")

@@ -33,6 +33,8 @@ class ServiceSettings:
     auth_mode: AuthMode = "gafaelfawr"
     tokens_file: Path | None = None
     access_log: bool = False
+    reload_interval: float = 2.0
+    """Seconds between checks of the watched files for a change (see server.reload)."""
 
 
 @dataclass(frozen=True, slots=True)
