@@ -22,8 +22,12 @@ extras="${1:-}"
 if [ ! -x .venv/bin/python ]; then
   python=$(find_python) || { echo "bootstrap: Python 3.12 or newer is required" >&2; exit 1; }
   "$python" -m venv .venv
-  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 \
+    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 fi
 spec="."
 [ -n "$extras" ] && spec=".[$extras]"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec"
+# This machine's pip configuration names local package folders that may be
+# absent; pip warns about each one, which only buries real errors.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec" 2>&1 \
+  | { grep -v "is ignored: it is neither a file nor a directory" || true; }
