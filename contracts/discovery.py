@@ -29,11 +29,20 @@ class InfluxDatabaseSchema(CompactSchema):
     """Connection information of one InfluxDB database, without credentials."""
 
     url = url_field(description="URL of the InfluxDB service")
-    database = fields.String(required=True, metadata={"description": "Database name to use in queries"})
+    database = fields.String(
+        required=True, metadata={"description": "Database name to use in queries"}
+    )
     description = fields.String(metadata={"description": "Long description of the database"})
-    schema_registry = url_field(description="Confluent-compatible schema registry of its Kafka topics")
+    schema_registry = url_field(
+        description="Confluent-compatible schema registry of its Kafka topics"
+    )
     credentials_url = url_field(description="Authenticated route that returns the credentials")
-    local = fields.Boolean(metadata={"default": False, "description": "Whether the database is local to this environment"})
+    local = fields.Boolean(
+        metadata={
+            "default": False,
+            "description": "Whether the database is local to this environment",
+        }
+    )
 
 
 class ApiVersionSchema(CompactSchema):
@@ -83,8 +92,13 @@ class DatasetSchema(CompactSchema):
 class DiscoverySchema(CompactSchema):
     """Everything a client needs to find services and databases."""
 
-    applications = fields.List(fields.String(), metadata={"description": "Phalanx applications enabled in this environment, sorted"})
+    applications = fields.List(
+        fields.String(),
+        metadata={"description": "Phalanx applications enabled in this environment, sorted"},
+    )
     datasets = _map_of(DatasetSchema, "Datasets available in this environment, by name")
-    environment_name = fields.String(metadata={"description": "Human-readable name of the environment"})
+    environment_name = fields.String(
+        metadata={"description": "Human-readable name of the environment"}
+    )
     influxdb_databases = _map_of(InfluxDatabaseSchema, "InfluxDB databases by label")
     services = fields.Nested(ServicesSchema)

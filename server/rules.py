@@ -119,9 +119,7 @@ class Catalog:
     datasets: Mapping[str, ServedDataset] = field(default_factory=dict)
 
 
-def _compile(
-    reader: ConfigReader, value: object, path: KeyPath, context: str
-) -> Template | None:
+def _compile(reader: ConfigReader, value: object, path: KeyPath, context: str) -> Template | None:
     if value is None:
         reader.fail(path, f"is required{context}")
         return None
@@ -143,8 +141,10 @@ def _check_keys(
     context: str = "",
 ) -> None:
     for key in sorted(set(node) - allowed, key=str):
-        reader.fail((*path, str(key)), "unknown key (expected one of "
-                    + ", ".join(sorted(allowed)) + f"){context}")
+        reader.fail(
+            (*path, str(key)),
+            "unknown key (expected one of " + ", ".join(sorted(allowed)) + f"){context}",
+        )
 
 
 def _parse_versions(
@@ -168,8 +168,11 @@ def _parse_rule(
     errors_before = len(reader.errors)
     stanza = reader.mapping(node, path)
     name = reader.string(stanza.get("name"), (*path, "name"))
-    context = f" (rule {name!r} of application {application!r})" if name else (
-        f" (rule of application {application!r})")
+    context = (
+        f" (rule {name!r} of application {application!r})"
+        if name
+        else f" (rule of application {application!r})"
+    )
     kind = stanza.get("type")
     if kind not in _RULE_TYPES:
         choices = ", ".join(_RULE_TYPES)
@@ -222,9 +225,7 @@ def parse_rules(
     return rules
 
 
-def parse_datasets(
-    reader: ConfigReader, node: object, path: KeyPath
-) -> dict[str, DatasetConfig]:
+def parse_datasets(reader: ConfigReader, node: object, path: KeyPath) -> dict[str, DatasetConfig]:
     """``config.datasets``: label to description and documentation URL."""
     datasets: dict[str, DatasetConfig] = {}
     for label, value in reader.mapping(node, path).items():
@@ -236,9 +237,7 @@ def parse_datasets(
         description_path = (*entry_path, "description")
         docs_path = (*entry_path, "docsUrl")
         datasets[str(label)] = DatasetConfig(
-            description=reader.string(
-                entry.get("description"), description_path, required=False
-            ),
+            description=reader.string(entry.get("description"), description_path, required=False),
             docs_url=reader.url(entry.get("docsUrl"), docs_path, required=False),
         )
     return datasets
@@ -275,9 +274,7 @@ def parse_hips(reader: ConfigReader, node: object, path: KeyPath) -> HipsConfig 
     path_prefix = reader.url_path(hips.get("pathPrefix"), (*path, "pathPrefix"))
     source_path = (*path, "sourceTemplate")
     source = _compile(reader, hips.get("sourceTemplate"), source_path, "")
-    legacy_dataset = reader.string(
-        legacy.get("dataset"), (*legacy_path, "dataset"), required=False
-    )
+    legacy_dataset = reader.string(legacy.get("dataset"), (*legacy_path, "dataset"), required=False)
     legacy_prefix = reader.url_path(
         legacy.get("pathPrefix"), (*legacy_path, "pathPrefix"), required=False
     )
@@ -345,14 +342,11 @@ def _rules_of(config: RepertoireConfig, application: str) -> tuple[ServiceRule, 
 
 def render_catalog(reader: ConfigReader, config: RepertoireConfig) -> Catalog:
     """Render the rules of the enabled applications; record every bad URL."""
-    enabled = [
-        (app, rules) for app in config.applications if (rules := _rules_of(config, app))
-    ]
+    enabled = [(app, rules) for app in config.applications if (rules := _rules_of(config, app))]
     if enabled and config.base_hostname is None:
         reader.fail(
             ("config", "baseHostname"),
-            "is required to render the rules of the enabled applications"
-            " (Argo CD injects it)",
+            "is required to render the rules of the enabled applications (Argo CD injects it)",
         )
         return Catalog()
     base = {"base_hostname": config.base_hostname or ""}

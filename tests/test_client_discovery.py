@@ -50,7 +50,8 @@ async def test_internal_services(client: DiscoveryClient) -> None:
     assert await client.url_for_internal("gafaelfawr", version="v1") == f"{BASE}/auth/api/v1"
     assert await client.url_for_internal("gafaelfawr", version="v2") is None
     assert await client.url_for_internal("datalink", version="datalink-links-1.1") == (
-        f"{BASE}/api/datalink/links")
+        f"{BASE}/api/datalink/links"
+    )
     assert await client.versions_for_internal("noteburst") == ["v1"]
     assert await client.versions_for_internal("mobu") == []
     # docverse has a rule but is not enabled in idfdev.
@@ -77,17 +78,18 @@ async def test_datasets_and_butler(client: DiscoveryClient) -> None:
 async def test_data_services(client: DiscoveryClient) -> None:
     assert await client.url_for_data("sia", "dp1") == f"{BASE}/api/sia/dp1"
     assert await client.url_for_data("sia", "dp02", version="sia-query-2.0") == (
-        f"{BASE}/api/sia/dp02/query")
+        f"{BASE}/api/sia/dp02/query"
+    )
     assert await client.url_for_data("tap", "dp03") == f"{BASE}/api/ssotap"
     assert await client.url_for_data("tap", "prompt") == f"{BASE}/api/ppdbtap"
     assert await client.url_for_data("cutout", "dp1", version="soda-sync-1.0") == (
-        f"{BASE}/api/cutout/sync")
+        f"{BASE}/api/cutout/sync"
+    )
     assert await client.url_for_data("cutout", "dp03") is None
     assert await client.url_for_data("tap", "efd") is None
     # gms lists no datasets, so every available dataset has it.
     assert await client.url_for_data("gms", "prompt") == f"{BASE}/auth/gms"
-    assert await client.versions_for_data("cutout", "dp2") == ["soda-async-1.0",
-                                                               "soda-sync-1.0"]
+    assert await client.versions_for_data("cutout", "dp2") == ["soda-async-1.0", "soda-sync-1.0"]
     assert await client.versions_for_data("alerts", "prompt") == []
     assert await client.versions_for_data("alerts", "dp1") is None
 
