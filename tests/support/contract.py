@@ -7,12 +7,14 @@ could drift together with the code.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
+from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 from aiohttp.test_utils import TestClient
 from multidict import CIMultiDict
 from openapi_core import OpenAPI
@@ -90,3 +92,42 @@ class ContractClient:
     async def get(self, path: str, headers: Mapping[str, str] | None = None) -> CheckedResponse:
         """GET and validate."""
         return await self.request("GET", path, headers)
+
+
+def checking_middleware(
+    base_url: str,
+) -> Callable[[ClientRequest, ClientHandlerType], Awaitable[ClientResponse]]:
+    """An aiohttp client middleware checking every response from ``base_url``."""
+
+    async def check(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        response = await handler(request)
+        if str(request.url).startswith(base_url) and request.method != "HEAD":
+            body = await response.read()  # cached: the caller can still read it
+            check_response(
+                request.method,
+                request.url.path,
+                response.status,
+                response.headers,
+                body,
+                request.headers,
+            )
+        return response
+
+    return check
+
+
+def checking_httpx_client() -> httpx.AsyncClient:
+    """An httpx client (as the published client uses) checking every response."""
+
+    async def check(response: httpx.Response) -> None:
+        await response.aread()
+        check_response(
+            response.request.method,
+            response.request.url.path,
+            response.status_code,
+            response.headers,
+            response.content,
+            response.request.headers,
+        )
+
+    return httpx.AsyncClient(event_hooks={"response": [check]})
