@@ -111,13 +111,17 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     config = app[STATE_KEY].current.config
     configure_logging(config.log_profile, config.log_level)
-    web.run_app(
-        app,
-        host=args.host,
-        port=args.port,
-        access_log=access_logger if settings.access_log else None,
-        print=None,
-    )
+    try:
+        web.run_app(
+            app,
+            host=args.host,
+            port=args.port,
+            access_log=access_logger if settings.access_log else None,
+            print=None,
+        )
+    except OSError as exc:
+        sys.stderr.write(f"repertoire: cannot listen on {args.host}:{args.port}: {exc.strerror}\n")
+        return 1
     return 0
 
 
