@@ -10,6 +10,7 @@ import pytest
 from aiohttp.pytest_plugin import AiohttpClient
 
 from server.app import create_app
+from server.discovery import DiscoveryService
 from tests.conftest import EFD_PASSWORD, REMOTE_PASSWORD, SCOPE, Deployment
 from tests.support.contract import ContractClient
 
@@ -289,3 +290,19 @@ def test_no_secret_in_repr_or_errors(deployment: Deployment, tmp_path: Path) -> 
     app = create_app(deployment.settings())
     snapshot_text = repr(app) + json.dumps(str(deployment.secrets))
     assert EFD_PASSWORD not in snapshot_text
+
+
+async def test_unexpected_error_is_json_500_without_trace(
+    api: ContractClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: DiscoveryService, external_base: str) -> None:
+        raise RuntimeError("internal detail that must stay in the log")
+
+    monkeypatch.setattr(DiscoveryService, "render", broken)
+    with caplog.at_level(logging.ERROR):
+        response = await api.get("/repertoire/discovery")
+    assert response.status == 500
+    assert response.json() == {
+        "detail": [{"loc": [], "msg": "Internal server error", "type": "internal_error"}]
+    }
+    assert "internal detail" in caplog.text
