@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from contracts import DiscoverySchema
 from server.config import RepertoireConfig
+from server.exceptions import InvalidHostError
 from server.rules import RenderedService
-from server.urls import normalize_http_url
+from server.urls import HOST_PATTERN, normalize_http_url
 
 __all__ = ["DiscoveryService", "RenderedDocument", "serialize"]
 
 _BASE_MARKER = "http://repertoire-external-base.invalid"
 _MAX_CACHED_HOSTS = 64
 _HIPS_LIST_VERSION = "hips-list-1.0"
+_EXTERNAL_BASE = re.compile("^https?://" + HOST_PATTERN.pattern.removeprefix("^"))
 
 
 def serialize(body: Any) -> bytes:
@@ -32,10 +36,15 @@ def serialize(body: Any) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class RenderedDocument:
-    """The discovery document for one external base URL."""
+    """The discovery document for one external base URL, ready to send.
+
+    ``headers`` (ETag, caching, CORS) are built here once per document rather
+    than once per request.
+    """
 
     body: bytes
     etag: str
+    headers: Mapping[str, str]
 
 
 class DiscoveryService:
@@ -49,14 +58,29 @@ class DiscoveryService:
         self._rendered: dict[str, RenderedDocument] = {}
 
     def render(self, external_base: str) -> RenderedDocument:
-        """The document as seen from ``external_base`` (``scheme://host``)."""
+        """The document as seen from ``external_base`` (``scheme://host``).
+
+        A base is checked (its host must go into a URL and into JSON as it is)
+        only the first time: cached bases are known good.
+        """
         rendered = self._rendered.get(external_base)
         if rendered is None:
             if len(self._rendered) >= _MAX_CACHED_HOSTS:
                 self._rendered.clear()
+            if not _EXTERNAL_BASE.match(external_base):
+                raise InvalidHostError(
+                    "The Host header must be a host name or address with an optional port",
+                    loc=("header", "Host"),
+                )
             body = self._template.replace(self._marker, external_base.encode("ascii"))
             etag = '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
-            rendered = RenderedDocument(body=body, etag=etag)
+            headers = {
+                "ETag": etag,
+                "Cache-Control": f"public, max-age={self._config.cache_max_age}",
+                "Access-Control-Allow-Origin": "*",
+                "Vary": "Host, X-Forwarded-Host, X-Forwarded-Proto",
+            }
+            rendered = RenderedDocument(body=body, etag=etag, headers=headers)
             self._rendered[external_base] = rendered
         return rendered
 

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from server.config import IpNetwork
-from server.exceptions import InvalidHostError
-from server.urls import HOST_PATTERN
 
 __all__ = ["external_base_url"]
 
@@ -33,19 +31,19 @@ def _first(value: str) -> str:
 
 
 def external_base_url(request: web.Request, proxies: Sequence[IpNetwork]) -> str:
-    """``scheme://host[:port]`` under which the client reached this service."""
+    """``scheme://host[:port]`` under which the client reached this service.
+
+    Not validated here: the discovery service checks a base the first time
+    it sees it.
+    """
+    headers = request.headers
     scheme = request.scheme
-    host = request.headers.get("Host", "")
-    if _from_trusted_proxy(request, proxies):
-        forwarded_proto = _first(request.headers.get("X-Forwarded-Proto", ""))
-        forwarded_host = _first(request.headers.get("X-Forwarded-Host", ""))
-        if forwarded_proto in ("http", "https"):
-            scheme = forwarded_proto
-        if forwarded_host:
-            host = forwarded_host
-    if not HOST_PATTERN.match(host):
-        raise InvalidHostError(
-            "The Host header must be a host name or address with an optional port",
-            loc=("header", "Host"),
-        )
+    host = headers.get("Host", "")
+    forwarded_proto = headers.get("X-Forwarded-Proto")
+    forwarded_host = headers.get("X-Forwarded-Host")
+    if (forwarded_proto or forwarded_host) and _from_trusted_proxy(request, proxies):
+        if forwarded_proto and (proto := _first(forwarded_proto)) in ("http", "https"):
+            scheme = proto
+        if forwarded_host and (first_host := _first(forwarded_host)):
+            host = first_host
     return f"{scheme}://{host.lower()}"

@@ -1,7 +1,7 @@
 """Logging set-up: JSON lines in production, readable lines in development.
 
-Audit lines of credential retrievals go through the ``repertoire.audit``
-logger with structured fields; no caller ever passes a secret to a logger.
+No caller ever passes a secret to a logger. (Audit lines of credentials
+retrievals have their own writer: `server.audit`.)
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["AUDIT_LOGGER", "JsonFormatter", "audit", "configure_logging"]
-
-AUDIT_LOGGER = logging.getLogger("repertoire.audit")
+__all__ = ["JsonFormatter", "configure_logging"]
 
 _STANDARD_ATTRIBUTES = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
@@ -50,14 +48,4 @@ def configure_logging(profile: str, level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    audit_handler = logging.StreamHandler(sys.stderr)
-    audit_handler.setFormatter(JsonFormatter())
-    AUDIT_LOGGER.handlers[:] = [audit_handler]
-    AUDIT_LOGGER.propagate = False  # audit lines are JSON whatever the profile
-    AUDIT_LOGGER.setLevel(logging.INFO)
     logging.getLogger("aiohttp.access").setLevel(level)
-
-
-def audit(event: str, **fields: Any) -> None:
-    """Write one structured audit line."""
-    AUDIT_LOGGER.info(event, extra=fields)

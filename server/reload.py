@@ -109,7 +109,8 @@ class Reloader:
                 async with asyncio.timeout(interval):
                     await self._requested.wait()
             except TimeoutError:
-                if self.fingerprint() == self._seen:
+                # A thousand stat calls take tens of milliseconds: off the loop.
+                if await asyncio.to_thread(self.fingerprint) == self._seen:
                     continue
                 await self.reload("files changed")
             else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from server.urls import is_plain_name
 __all__ = ["SecretStatus", "SecretStore", "SecretUnreadableError"]
 
 _LOGGER = logging.getLogger("repertoire.secrets")
+
+_RACY_WINDOW_NS = 2_000_000_000
 
 
 class SecretUnreadableError(Exception):
@@ -44,6 +47,7 @@ class SecretStore:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._files: dict[str, str] = {}
+        self._values: dict[str, tuple[tuple[int, int, int, int], str]] = {}
 
     def path_of(self, key: str) -> Path:
         """The file holding ``key``; keys are plain names, checked at load."""
@@ -52,9 +56,23 @@ class SecretStore:
         return self.directory / key
 
     def read(self, key: str) -> str:
-        """The secret's value with one trailing newline (CRLF or LF) stripped."""
+        """The secret's value with one trailing newline (CRLF or LF) stripped.
+
+        The file is checked on every call, but read only when its identity
+        (device, inode, modification time, size) has changed: one system call
+        instead of four on the hot path, and a rotation is still seen at once.
+        As in git's index, a file modified in the last two seconds is always
+        re-read: two writes within one clock tick could share an identity.
+        """
+        file = self._file_of(key)
         try:
-            data = _read_file(self._file_of(key))
+            info = os.stat(file)  # noqa: PTH116 (a str path: pathlib costs more)
+            identity = (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
+            cached = self._values.get(key)
+            settled = time.time_ns() - info.st_mtime_ns > _RACY_WINDOW_NS
+            if cached is not None and cached[0] == identity and settled:
+                return cached[1]
+            data = _read_file(file)
         except FileNotFoundError:
             raise SecretUnreadableError(key, "file not found") from None
         except IsADirectoryError:
@@ -68,6 +86,7 @@ class SecretStore:
         value = value.removesuffix("\n").removesuffix("\r")
         if not value:
             raise SecretUnreadableError(key, "file is empty")
+        self._values[key] = (identity, value)
         return value
 
     def _file_of(self, key: str) -> str:

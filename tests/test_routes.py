@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from pathlib import Path
@@ -11,6 +12,7 @@ from aiohttp.pytest_plugin import AiohttpClient
 
 from server.app import create_app
 from server.discovery import DiscoveryService
+from server.keys import AUDIT_KEY
 from tests.conftest import EFD_PASSWORD, REMOTE_PASSWORD, SCOPE, Deployment
 from tests.support.contract import ContractClient
 
@@ -243,15 +245,23 @@ async def test_startup_warns_about_missing_secret(
 
 
 async def test_audit_line_per_retrieval_without_password(
-    api: ContractClient, deployment: Deployment, caplog: pytest.LogCaptureFixture
+    aiohttp_client: AiohttpClient, deployment: Deployment
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="repertoire.audit"):
-        await api.get(CREDENTIALS, deployment.bearer())
-    records = [r for r in caplog.records if r.name == "repertoire.audit"]
-    assert len(records) == 1
-    assert records[0].__dict__["username"] == "alice"
-    assert records[0].__dict__["database"] == "test_efd"
-    assert EFD_PASSWORD not in caplog.text
+    audit_stream = io.StringIO()
+    app = create_app(deployment.settings(), audit_stream=audit_stream)
+    api = ContractClient(await aiohttp_client(app))
+    await api.get(CREDENTIALS, deployment.bearer())
+    await api.get("/repertoire/discovery/influxdb", deployment.bearer())
+    await api.get(CREDENTIALS, deployment.bearer(deployment.unscoped_token))
+    app[AUDIT_KEY].flush()
+    lines = [json.loads(line) for line in audit_stream.getvalue().splitlines()]
+    assert [(line["username"], line.get("database")) for line in lines] == [
+        ("alice", "test_efd"),
+        ("alice", None),
+    ]
+    assert lines[1]["databases"] == ["remote_efd", "test_efd"]
+    assert lines[0]["logger"] == "repertoire.audit"
+    assert EFD_PASSWORD not in audit_stream.getvalue()
 
 
 async def test_gafaelfawr_mode(aiohttp_client: AiohttpClient, deployment: Deployment) -> None:
@@ -306,3 +316,14 @@ async def test_unexpected_error_is_json_500_without_trace(
         "detail": [{"loc": [], "msg": "Internal server error", "type": "internal_error"}]
     }
     assert "internal detail" in caplog.text
+
+
+async def test_secret_rewritten_in_place_is_served(
+    api: ContractClient, deployment: Deployment
+) -> None:
+    # Same size, same inode, possibly the same clock tick: still re-read.
+    secret = deployment.secrets.path / "..data" / "test_efd-password"
+    for password in ("first-Pa55", "other-Pa55", "third-Pa55"):
+        secret.write_text(password)
+        response = await api.get(CREDENTIALS, deployment.bearer())
+        assert response.json()["password"] == password
