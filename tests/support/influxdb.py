@@ -20,7 +20,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -32,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.server import free_port
 
 __all__ = [
     "ADMIN_USERNAME",
@@ -420,13 +421,6 @@ def ensure_influxd() -> str:
     if not found:
         pytest.fail("influxdb package installed but influxd not found")
     return found
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _set_options(config: str, options: Mapping[tuple[str, str], str]) -> str:
