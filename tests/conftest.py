@@ -17,7 +17,7 @@ from server.state import ServiceSettings
 from tests.support.contract import ContractClient
 from tests.support.k8s_secrets import KubernetesSecretDir
 
-pytest_plugins = ["tests.support.influxdb", "tests.support.server"]
+pytest_plugins = ["tests.support.server", "tests.support.influxdb"]
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
