@@ -34,8 +34,8 @@ class AuditLog:
         """Record that ``username`` received the credentials of ``databases``."""
         key = "database" if isinstance(databases, str) else "databases"
         line = (
-            f'{{"timestamp":"{datetime.now(UTC).isoformat()}",{_FIXED},'
-            f'"username":{json.dumps(username)},"{key}":{json.dumps(databases)}}}\n'
+            f'{{"timestamp": "{datetime.now(UTC).isoformat()}", {_FIXED}, '
+            f'"username": {json.dumps(username)}, "{key}": {json.dumps(databases)}}}\n'
         )
         first = not self._pending
         self._pending.append(line)
