@@ -13,6 +13,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
 from typing import TextIO
 
 __all__ = ["AuditLog"]
@@ -32,10 +33,13 @@ class AuditLog:
 
     def credentials_retrieved(self, username: str, databases: str | list[str]) -> None:
         """Record that ``username`` received the credentials of ``databases``."""
-        key = "database" if isinstance(databases, str) else "databases"
+        if isinstance(databases, str):
+            named = f'"database": {encode_basestring_ascii(databases)}'
+        else:
+            named = f'"databases": {json.dumps(databases)}'
         line = (
             f'{{"timestamp": "{datetime.now(UTC).isoformat()}", {_FIXED}, '
-            f'"username": {json.dumps(username)}, "{key}": {json.dumps(databases)}}}\n'
+            f'"username": {encode_basestring_ascii(username)}, {named}}}\n'
         )
         first = not self._pending
         self._pending.append(line)

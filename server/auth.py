@@ -55,6 +55,11 @@ class TokenEntry:
     username: str
     scopes: frozenset[str]
 
+    @property
+    def identity(self) -> Identity:
+        """The caller this token authenticates."""
+        return Identity(username=self.username)
+
 
 class Authenticator(Protocol):
     """Checks a request against the scope a protected route requires."""
@@ -92,6 +97,8 @@ class TokenAuthenticator:
 
     def __init__(self, entries: Mapping[str, TokenEntry]) -> None:
         self._entries = dict(entries)
+        # Made once per tokens file: a request only looks its caller up.
+        self._identities = {h: entry.identity for h, entry in self._entries.items()}
 
     def authenticate(self, request: web.Request, scope: str) -> Identity:
         """Return the token's user if it holds ``scope``; 401 or 403 if not."""
@@ -125,7 +132,7 @@ class TokenAuthenticator:
                     "WWW-Authenticate": (f'{_REALM}, error="insufficient_scope", scope="{scope}"')
                 },
             )
-        return Identity(username=entry.username)
+        return self._identities[entry.token_hash]
 
 
 def load_tokens_file(path: Path) -> dict[str, TokenEntry]:

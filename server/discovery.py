@@ -45,6 +45,8 @@ class RenderedDocument:
     body: bytes
     etag: str
     headers: Mapping[str, str]
+    body_headers: Mapping[str, str]
+    """``headers`` plus the content type: a 304 has no body and no content type."""
 
 
 class DiscoveryService:
@@ -80,7 +82,8 @@ class DiscoveryService:
                 "Access-Control-Allow-Origin": "*",
                 "Vary": "Host, X-Forwarded-Host, X-Forwarded-Proto",
             }
-            rendered = RenderedDocument(body=body, etag=etag, headers=headers)
+            body_headers = {**headers, "Content-Type": "application/json"}
+            rendered = RenderedDocument(body, etag, headers, body_headers)
             self._rendered[external_base] = rendered
         return rendered
 
