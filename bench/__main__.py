@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.deployment import Deployment, large, realistic
-from bench.process import Server, cpu_seconds, rss_mib, serve
+from bench.process import cpu_seconds, rss_mib
 from bench.wrk import WrkResult, ensure_wrk, run_wrk
+from tests.support.server import RunningServer, running_process
 
 PREFIX = "/repertoire"
 P99_TARGET_MS = 10.0
@@ -106,11 +107,13 @@ def _median(runs: list[tuple[WrkResult, float]]) -> Measurement:
     )
 
 
-def _compare(route: Route, ours: Server, floor: Server, settings: Settings) -> Comparison:
-    def load(server: Server, seconds: int) -> tuple[WrkResult, float]:
+def _compare(
+    route: Route, ours: RunningServer, floor: RunningServer, settings: Settings
+) -> Comparison:
+    def load(server: RunningServer, seconds: int) -> tuple[WrkResult, float]:
         """One wrk run and the server's CPU microseconds per request during it."""
         before = cpu_seconds(server.process.pid)
-        result = run_wrk(settings.wrk, server.url + route.path, route.headers, seconds=seconds)
+        result = run_wrk(settings.wrk, server.base_url + route.path, route.headers, seconds=seconds)
         used = cpu_seconds(server.process.pid) - before
         return result, used * 1e6 / result.requests
 
@@ -124,10 +127,10 @@ def _compare(route: Route, ours: Server, floor: Server, settings: Settings) -> C
     return Comparison(route, _median(our_runs), _median(floor_runs))
 
 
-def _routes(ours: Server, deployment: Deployment, credentials: bool) -> list[Route]:
+def _routes(ours: RunningServer, deployment: Deployment, credentials: bool) -> list[Route]:
     """The routes to measure, checked to answer 200 (or 304) first."""
     discovery = f"{PREFIX}/discovery"
-    status, _, _, etag = _fetch(ours.url + discovery, {})
+    status, _, _, etag = _fetch(ours.base_url + discovery, {})
     if status != 200 or not etag:
         raise RuntimeError(f"discovery answered {status} with ETag {etag!r}")
     if not credentials:
@@ -141,11 +144,11 @@ def _routes(ours: Server, deployment: Deployment, credentials: bool) -> list[Rou
     ]
 
 
-def _floor_manifest(ours: Server, routes: list[Route], workdir: Path) -> Path:
+def _floor_manifest(ours: RunningServer, routes: list[Route], workdir: Path) -> Path:
     """Our exact bodies and Content-Types per path, for the floor to replay."""
     manifest: dict[str, dict[str, str]] = {}
     for index, route in enumerate(routes):
-        status, content_type, body, _ = _fetch(ours.url + route.path, route.headers)
+        status, content_type, body, _ = _fetch(ours.base_url + route.path, route.headers)
         if status == 304 or route.path in manifest:
             continue
         if status != 200:
@@ -170,11 +173,15 @@ def _scenario(
     credentials: bool,
 ) -> tuple[list[Comparison], float, int]:
     """Measure every route of one configuration; RSS of ours after the load."""
-    with serve("server", ["serve", *deployment.serve_args], workdir / "ours.log") as ours:
+    with running_process(
+        ["server", "serve", *deployment.serve_args], workdir / "ours.log", startup_timeout=60
+    ) as ours:
         routes = _routes(ours, deployment, credentials)
         manifest = _floor_manifest(ours, routes, workdir)
-        size = len(_fetch(ours.url + routes[0].path, {})[2])
-        with serve("bench.floor", ["--manifest", str(manifest)], workdir / "floor.log") as floor:
+        size = len(_fetch(ours.base_url + routes[0].path, {})[2])
+        with running_process(
+            ["bench.floor", "--manifest", str(manifest)], workdir / "floor.log", startup_timeout=60
+        ) as floor:
             comparisons = []
             for route in routes:
                 print(f"[{label}] {route.name} ...", flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
@@ -15,7 +16,17 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["RunningServer", "free_port", "run_cli", "running_server", "server_factory"]
+__all__ = [
+    "RunningServer",
+    "free_port",
+    "run_cli",
+    "running_process",
+    "running_server",
+    "server_factory",
+]
+
+REPO = Path(__file__).resolve().parents[2]
+_SERVER_NUMBERS = itertools.count(1)
 
 
 def free_port() -> int:
@@ -56,35 +67,40 @@ def run_cli(args: Sequence[str], timeout: float = 60) -> subprocess.CompletedPro
 
 
 @contextmanager
-def running_server(
-    args: Sequence[str],
-    log_dir: Path,
+def running_process(
+    module_args: Sequence[str],
+    log_path: Path,
     *,
     env: dict[str, str] | None = None,
     startup_timeout: float = 20,
 ) -> Iterator[RunningServer]:
-    """Run ``python -m server serve ARGS --port <free>`` until the block ends."""
+    """Run ``python -m MODULE ARGS --port <free>`` until its ``/health`` answers.
+
+    The benchmark starts its servers the same way.
+    """
     port = free_port()
-    log_path = log_dir / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "server", "serve", *args, "--port", str(port)],
+            [sys.executable, "-m", *module_args, "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
+            cwd=REPO,
         )
     server = RunningServer(process, port, log_path)
     try:
         deadline = time.monotonic() + startup_timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
+                raise RuntimeError(
+                    f"{module_args[0]} exited with {process.returncode}:\n{server.log()}"
+                )
             try:
                 with urllib.request.urlopen(f"{server.base_url}/health", timeout=1):  # noqa: S310 (loopback http URL)
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start:\n{server.log()}") from None
+                    raise RuntimeError(f"{module_args[0]} did not start:\n{server.log()}") from None
                 time.sleep(0.05)
         yield server
     finally:
@@ -94,6 +110,22 @@ def running_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def running_server(
+    args: Sequence[str],
+    log_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    startup_timeout: float = 20,
+) -> Iterator[RunningServer]:
+    """Run ``python -m server serve ARGS --port <free>`` until the block ends."""
+    log_path = log_dir / f"server-{next(_SERVER_NUMBERS)}.log"
+    with running_process(
+        ["server", "serve", *args], log_path, env=env, startup_timeout=startup_timeout
+    ) as server:
+        yield server
 
 
 @pytest.fixture
