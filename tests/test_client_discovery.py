@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from rubin.repertoire import DiscoveryClient
 
+from tests.support.contract import checking_httpx_client
 from tests.support.server import RunningServer
 from tests.test_golden import values_files
 
@@ -31,10 +32,9 @@ def idfdev(server_factory: Callable[..., RunningServer], tmp_path: Path) -> Runn
 
 @pytest.fixture
 async def client(idfdev: RunningServer) -> AsyncIterator[DiscoveryClient]:
-    """The published client, pointed at that server."""
-    discovery = DiscoveryClient(base_url=idfdev.base_url + "/repertoire")
-    yield discovery
-    await discovery.aclose()
+    """The published client, pointed at that server; responses checked against the contract."""
+    async with checking_httpx_client() as http_client:
+        yield DiscoveryClient(http_client, base_url=idfdev.base_url + "/repertoire")
 
 
 async def test_environment_and_applications(client: DiscoveryClient) -> None:

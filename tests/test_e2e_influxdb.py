@@ -23,6 +23,7 @@ import pytest
 import yaml
 from rubin.repertoire import DiscoveryClient
 
+from tests.support.contract import checking_httpx_client, checking_middleware
 from tests.support.influxdb import (
     DATABASE,
     MEASUREMENT,
@@ -181,7 +182,7 @@ def _served_credentials(served: dict[str, Any]) -> InfluxCredentials:
 async def test_discovery_credentials_open_influxdb(
     service: RunningService, influxdb: InfluxServer
 ) -> None:
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(middlewares=(checking_middleware(service.url),)) as session:
         served = await _discover_and_fetch(session, service)
 
     assert served["database"] == DATABASE
@@ -204,7 +205,7 @@ async def test_discovery_credentials_open_influxdb(
 
 
 async def test_served_reader_cannot_write(service: RunningService, influxdb: InfluxServer) -> None:
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(middlewares=(checking_middleware(service.url),)) as session:
         served = await _discover_and_fetch(session, service)
 
     written = influx_write(
@@ -227,7 +228,7 @@ async def test_served_reader_cannot_write(service: RunningService, influxdb: Inf
 async def test_rotation_is_served_on_the_next_request(
     service: RunningService, influxdb: InfluxServer
 ) -> None:
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(middlewares=(checking_middleware(service.url),)) as session:
         before = _served_credentials(await _discover_and_fetch(session, service))
         assert influxdb.can_log_in(before)
         old_target = service.secrets.current_target()
@@ -257,16 +258,14 @@ async def test_rotation_is_served_on_the_next_request(
 
 
 async def test_published_client_flow(service: RunningService, influxdb: InfluxServer) -> None:
-    client = DiscoveryClient(base_url=service.repertoire_url)
-    try:
+    async with checking_httpx_client() as http_client:
+        client = DiscoveryClient(http_client, base_url=service.repertoire_url)
         assert LABEL in await client.influxdb_databases()
         assert LABEL in await client.influxdb_databases(local=True)
         info = await client.influxdb_connection_info(LABEL)
         assert info is not None
         assert info.database == DATABASE
         credentials = await client.influxdb_credentials(LABEL, service.token)
-    finally:
-        await client.aclose()
 
     assert credentials is not None
     assert credentials.username == READER_USERNAME
