@@ -30,7 +30,7 @@ from tests.conftest import (
     Deployment,
     write_values,
 )
-from tests.support.contract import ContractClient
+from tests.support.contract import ContractClient, checking_middleware
 from tests.support.server import RunningServer
 
 READY = "/repertoire/health/ready"
@@ -42,8 +42,11 @@ def with_database(label: str, description: str | None = None) -> dict[str, Any]:
     """The standard values plus one more database."""
     values = copy.deepcopy(STANDARD_VALUES)
     values["config"]["influxdbDatabases"][label] = {
-        "url": "http://new.example.org:8086", "database": "efd", "username": "reader",
-        "passwordKey": f"{label}-password", "schemaRegistry": "http://new.example.org:8081",
+        "url": "http://new.example.org:8086",
+        "database": "efd",
+        "username": "reader",
+        "passwordKey": f"{label}-password",
+        "schemaRegistry": "http://new.example.org:8081",
         **({"description": description} if description else {}),
     }
     return values
@@ -94,10 +97,12 @@ async def test_readiness_names_missing_and_empty_secrets(
     body = (await api.get(READY)).json()
     assert body["status"] == "degraded"
     assert body["databases"] == {
-        "remote_efd": {"secret_present": False, "secret_readable": False,
-                       "problem": "file not found"},
-        "test_efd": {"secret_present": True, "secret_readable": False,
-                     "problem": "file is empty"},
+        "remote_efd": {
+            "secret_present": False,
+            "secret_readable": False,
+            "problem": "file not found",
+        },
+        "test_efd": {"secret_present": True, "secret_readable": False, "problem": "file is empty"},
     }
 
 
@@ -113,9 +118,13 @@ async def test_added_database_appears_without_restart(
     live: ContractClient, deployment: Deployment
 ) -> None:
     assert "new_efd" not in (await live.get(DISCOVERY)).json()["influxdb_databases"]
-    deployment.secrets.update({"test_efd-password": EFD_PASSWORD,
-                               "remote_efd-password": REMOTE_PASSWORD,
-                               "new_efd-password": NEW_PASSWORD})
+    deployment.secrets.update(
+        {
+            "test_efd-password": EFD_PASSWORD,
+            "remote_efd-password": REMOTE_PASSWORD,
+            "new_efd-password": NEW_PASSWORD,
+        }
+    )
     replace_values(deployment.values, with_database("new_efd"))
 
     async def served() -> bool:
@@ -193,7 +202,9 @@ async def test_sighup_reloads_and_etag_follows_content(
     server_factory: Callable[..., RunningServer], deployment: Deployment
 ) -> None:
     server = server_factory([*deployment.cli_args(), "--reload-interval", "600"])
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(
+        middlewares=(checking_middleware(server.base_url),)
+    ) as session:
         _, etag, body = await _discovery(session, server)
         os.kill(server.process.pid, signal.SIGHUP)
 
@@ -217,7 +228,9 @@ async def test_1000_requests_across_a_reload_all_succeed(
     server = server_factory([*deployment.cli_args(), "--reload-interval", "0.05"])
     results: list[tuple[int, str, bytes]] = []
     limit = asyncio.Semaphore(50)
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(
+        middlewares=(checking_middleware(server.base_url),)
+    ) as session:
         _, old_etag, _ = await _discovery(session, server)
 
         async def one() -> None:
