@@ -5,16 +5,23 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
+from tests.support.contract import check_response
 from tests.support.server import RunningServer
 
 DEMO_TOKEN = "rpt-demo-token-read-sasquatch"  # documented in README.md
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> dict[str, object]:
+    """GET ``url`` and check the answer against openapi.yaml."""
     request = urllib.request.Request(url, headers=headers or {})  # noqa: S310
     with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-        body: dict[str, object] = json.load(response)
+        raw = response.read()
+        check_response(
+            "GET", urlsplit(url).path, response.status, dict(response.headers), raw, headers
+        )
+        body: dict[str, object] = json.loads(raw)
         return body
 
 
